@@ -1,6 +1,9 @@
 package engine
 
-import "strings"
+import (
+	"math"
+	"strings"
+)
 
 // Ctx is one execution of a command: its arguments, the time and random
 // seed it may depend on, and where its reply goes. The server reuses one Ctx
@@ -16,6 +19,12 @@ type Ctx struct {
 	// replica given the same seed chooses the same elements.
 	Seed uint64
 	W    Writer
+
+	// NoBlock makes blocking commands reply at once when they would block
+	// (inside MULTI/EXEC).
+	NoBlock bool
+	// Blocked is set by a blocking command that would block; see BlockSpec.
+	Blocked *BlockSpec
 
 	rng     uint64
 	rngInit bool
@@ -53,6 +62,7 @@ func Commands() []string {
 func (c *Ctx) Reset(args [][]byte, now int64, seed uint64) {
 	c.Args, c.Now, c.Seed = args, now, seed
 	c.rngInit = false
+	c.Blocked = nil
 }
 
 // Rand returns the next number of the command's deterministic random
@@ -128,4 +138,59 @@ func (c *Ctx) ready(key []byte) { c.DB.ready(key) }
 // isArg reports whether argument i equals word, ignoring ASCII case.
 func (c *Ctx) isArg(i int, word string) bool {
 	return len(c.Args[i]) == len(word) && strings.EqualFold(unsafeString(c.Args[i]), word)
+}
+
+// BlockSpec is what a blocking command (BLPOP, BZPOPMIN, BLMOVE...) leaves
+// in Ctx.Blocked when it found nothing to serve: it wrote no reply, and the
+// server parks the client until a write makes one of Keys ready (then it runs
+// the same command again) or until Deadline passes (then it replies with the
+// timeout reply).
+type BlockSpec struct {
+	Keys [][]byte
+	// Deadline is the unix ms after which the client gets the timeout
+	// reply; 0 blocks forever.
+	Deadline int64
+	// NullArray says the timeout reply is the null array (BLPOP, BZPOPMIN,
+	// BLMPOP...); otherwise it is the null bulk string (BLMOVE, BRPOPLPUSH).
+	NullArray bool
+}
+
+// block parks the client (see BlockSpec), unless c.NoBlock: then the
+// command replies at once as if its timeout had passed, as Redis does for
+// blocking commands inside MULTI.
+func (c *Ctx) block(keys [][]byte, deadline int64, nullArray bool) {
+	if c.NoBlock {
+		if nullArray {
+			c.W.WriteNullArray()
+		} else {
+			c.W.WriteNull()
+		}
+		return
+	}
+	c.Blocked = &BlockSpec{Keys: keys, Deadline: deadline, NullArray: nullArray}
+}
+
+// parseTimeout parses a blocking command's timeout in seconds (a double, as
+// Redis 6+ takes it) into an absolute deadline in ms, 0 for "forever".
+func (c *Ctx) parseTimeout(arg []byte) (deadline int64, ok bool) {
+	f, valid := parseLongDouble(arg)
+	if !valid {
+		c.err(ErrTimeout)
+		return 0, false
+	}
+	secs, _ := f.Float64()
+	if secs < 0 {
+		c.err(ErrTimeoutNegative)
+		return 0, false
+	}
+	ms := secs * 1000
+	if ms > float64(math.MaxInt64-c.Now) || math.IsInf(ms, 0) {
+		c.err(ErrTimeout)
+		return 0, false
+	}
+	if ms == 0 {
+		return 0, true
+	}
+	// Redis rounds the timeout up to whole milliseconds.
+	return c.Now + int64(math.Ceil(ms)), true
 }
