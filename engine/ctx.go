@@ -178,19 +178,24 @@ func (c *Ctx) parseTimeout(arg []byte) (deadline int64, ok bool) {
 		c.err(ErrTimeout)
 		return 0, false
 	}
+	// As Redis's getTimeoutFromObjectOrReply: seconds to ms, rounded up.
 	secs, _ := f.Float64()
-	if secs < 0 {
+	ms := secs * 1000
+	if ms > math.MaxInt64 {
+		c.err(ErrTimeoutRange)
+		return 0, false
+	}
+	tval := math.Ceil(ms)
+	if tval < 0 {
 		c.err(ErrTimeoutNegative)
 		return 0, false
 	}
-	ms := secs * 1000
-	if ms > float64(math.MaxInt64-c.Now) || math.IsInf(ms, 0) {
-		c.err(ErrTimeout)
-		return 0, false
-	}
-	if ms == 0 {
+	if tval == 0 {
 		return 0, true
 	}
-	// Redis rounds the timeout up to whole milliseconds.
-	return c.Now + int64(math.Ceil(ms)), true
+	if int64(tval) > math.MaxInt64-c.Now {
+		c.err(ErrTimeoutRange)
+		return 0, false
+	}
+	return c.Now + int64(tval), true
 }
