@@ -15,3 +15,7 @@ func (v *setValue) clone() *setValue { return &setValue{} }
 
 // memoryUsage estimates the bytes the value holds (MEMORY USAGE).
 func (v *setValue) memoryUsage() int { return 0 }
+
+// each calls fn for every member until it returns false (ZUNIONSTORE and
+// friends read sets as sorted sets with score 1).
+func (v *setValue) each(fn func(member string) bool) {}
