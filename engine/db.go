@@ -49,7 +49,8 @@ type Notifier interface {
 	// KeyReady is called when a list or sorted set at key receives
 	// elements, for clients blocked on it (BLPOP, BZPOPMIN...).
 	KeyReady(key []byte)
-	// Flushed is called when every key was removed (FLUSHALL, FLUSHDB).
+	// Flushed is called when every key is about to be removed (FLUSHALL,
+	// FLUSHDB); it may look keys up with Contains.
 	Flushed()
 }
 
@@ -320,16 +321,23 @@ func (db *DB) ready(key []byte) {
 	}
 }
 
-// Flush removes every key.
+// Contains reports whether key is in the keyspace, expired or not.
+func (db *DB) Contains(key []byte) bool {
+	sk := db.slotOf(key)
+	return sk != nil && sk.keys.Has(unsafeString(key))
+}
+
+// Flush removes every key. The Notifier's Flushed runs first, while the keys
+// are still there to look at.
 func (db *DB) Flush() {
+	if db.notify != nil {
+		db.notify.Flushed()
+	}
 	for i := range db.slots {
 		db.slots[i] = nil
 	}
 	db.dirty += int64(db.nkeys)
 	db.nkeys, db.nvolatile = 0, 0
-	if db.notify != nil {
-		db.notify.Flushed()
-	}
 }
 
 // ExpiredKeys scans volatile keys from cursor and returns those expired at
