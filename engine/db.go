@@ -390,3 +390,15 @@ func (db *DB) DeleteExpired(now int64, keys [][]byte) int {
 	}
 	return n
 }
+
+// Expired reports whether key is in the keyspace but past its expiry time at
+// now (WATCH treats such a key as changed at EXEC).
+func (db *DB) Expired(key []byte, now int64) bool {
+	sk := db.slotOf(key)
+	if sk == nil {
+		return false
+	}
+	k := unsafeString(key)
+	ref := sk.keys.Ref(k)
+	return ref != nil && sk.expired(k, ref, now)
+}

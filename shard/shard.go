@@ -66,30 +66,50 @@ func (s *Shard) EndWrite() {
 }
 
 // Watch is the WATCH state of one client: dirty once any watched key is
-// modified.
+// modified. Only its owner's goroutine calls its methods, with the shard's
+// write lock held where they say Locked; dirty is set by writers.
 type Watch struct {
 	dirty atomic.Bool
-	keys  []string
+	keys  []watchedKey
 }
 
-// Dirty reports whether a watched key was modified since WATCH.
-func (w *Watch) Dirty() bool { return w.dirty.Load() }
+type watchedKey struct {
+	key string
+	// expired says the key was already expired when WATCH ran; deleting
+	// it then is no change (as Redis 7.0's watchedKey.expired).
+	expired bool
+}
 
-// Keys returns the watched keys.
-func (w *Watch) Keys() []string { return w.keys }
+// Dirty reports whether a watched key was modified since WATCH, or expired
+// since (checked at now with the lock held, as Redis's isWatchedKeyExpired).
+func (s *Shard) DirtyLocked(w *Watch, now int64) bool {
+	if w.dirty.Load() {
+		return true
+	}
+	for _, wk := range w.keys {
+		if !wk.expired && s.db.Expired([]byte(wk.key), now) {
+			return true
+		}
+	}
+	return false
+}
+
+// Watching reports whether w watches any key.
+func (w *Watch) Watching() bool { return len(w.keys) > 0 }
 
 // AddWatchLocked registers w as watching key. Call with the write lock.
-func (s *Shard) AddWatchLocked(w *Watch, key string) {
-	for _, k := range w.keys {
-		if k == key {
+func (s *Shard) AddWatchLocked(w *Watch, key string, now int64) {
+	for _, wk := range w.keys {
+		if wk.key == key {
 			return
 		}
 	}
-	w.keys = append(w.keys, key)
+	w.keys = append(w.keys, watchedKey{key: key, expired: s.db.Expired([]byte(key), now)})
 	s.mu.watched[key] = append(s.mu.watched[key], w)
 }
 
-// Unwatch forgets every key w watches on this shard.
+// Unwatch forgets every key w watches on this shard and clears its dirty
+// flag.
 func (s *Shard) Unwatch(w *Watch) {
 	s.mu.Lock()
 	s.UnwatchLocked(w)
@@ -98,8 +118,8 @@ func (s *Shard) Unwatch(w *Watch) {
 
 // UnwatchLocked is Unwatch with the write lock held.
 func (s *Shard) UnwatchLocked(w *Watch) {
-	for _, k := range w.keys {
-		list := s.mu.watched[k]
+	for _, wk := range w.keys {
+		list := s.mu.watched[wk.key]
 		for i, x := range list {
 			if x == w {
 				list = append(list[:i], list[i+1:]...)
@@ -107,12 +127,13 @@ func (s *Shard) UnwatchLocked(w *Watch) {
 			}
 		}
 		if len(list) == 0 {
-			delete(s.mu.watched, k)
+			delete(s.mu.watched, wk.key)
 		} else {
-			s.mu.watched[k] = list
+			s.mu.watched[wk.key] = list
 		}
 	}
 	w.keys = nil
+	w.dirty.Store(false)
 }
 
 // Waiter is a client blocked on keys of this shard (BLPOP...).
@@ -221,8 +242,21 @@ func (n *notifier) KeyModified(key []byte) {
 	if len(s.mu.watched) == 0 {
 		return
 	}
-	for _, w := range s.mu.watched[string(key)] {
-		w.dirty.Store(true)
+	list := s.mu.watched[string(key)]
+	for _, w := range list {
+		for i := range w.keys {
+			wk := &w.keys[i]
+			if wk.key != string(key) {
+				continue
+			}
+			if wk.expired && !s.db.Contains(key) {
+				// The key was expired at WATCH and is now deleted:
+				// logically no change.
+				wk.expired = false
+				continue
+			}
+			w.dirty.Store(true)
+		}
 	}
 }
 
