@@ -50,6 +50,7 @@ type conn struct {
 	name       atomic.Pointer[string]
 	resp       atomic.Int32
 	lastCmd    atomic.Pointer[string]
+	userAtomic atomic.Pointer[string]
 	lastActive atomic.Int64 // unix ms
 	blocked    atomic.Bool
 	inMulti    atomic.Bool

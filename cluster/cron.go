@@ -8,12 +8,18 @@ import (
 func (s *Server) runCron() {
 	defer s.wg.Done()
 	var cursor uint64
+	lastSample, lastCount := time.Now(), int64(0)
 	for {
 		hz := max(s.cfg.Int("hz"), 1)
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-time.After(time.Second / time.Duration(hz)):
+		}
+		if now := time.Now(); now.Sub(lastSample) >= time.Second {
+			n := s.stats.commands.Load()
+			s.opsRate.Store(int64(float64(n-lastCount) / now.Sub(lastSample).Seconds()))
+			lastSample, lastCount = now, n
 		}
 		if s.activeExpire.Load() {
 			cursor = s.activeExpireCycle(cursor, time.Second/time.Duration(hz)/4)

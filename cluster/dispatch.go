@@ -54,12 +54,12 @@ func (c *conn) dispatch(args [][]byte) {
 	cmd, errText := proto.Lookup(args)
 	if errText != "" {
 		c.rejectInMulti()
-		c.w.WriteError(errText)
+		c.replyError(errText)
 		return
 	}
 	if !c.authed && cmd.Flags&proto.FlagNoAuth == 0 {
 		c.rejectInMulti()
-		c.w.WriteError("NOAUTH Authentication required.")
+		c.replyError("NOAUTH Authentication required.")
 		c.s.stats.cmd[cmd.ID].rejected.Add(1)
 		return
 	}
@@ -68,7 +68,7 @@ func (c *conn) dispatch(args [][]byte) {
 		top = top.Parent
 	}
 	if c.resp.Load() == 2 && c.subCount.Load() > 0 && !allowedWhileSubscribed(top.Name) {
-		c.w.WriteError("ERR Can't execute '" + cmd.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+		c.replyError("ERR Can't execute '" + cmd.Name + "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
 		c.s.stats.cmd[cmd.ID].rejected.Add(1)
 		return
 	}
@@ -78,7 +78,7 @@ func (c *conn) dispatch(args [][]byte) {
 		default:
 			if cmd.Flags&proto.FlagNoMulti != 0 {
 				c.rejectInMulti()
-				c.w.WriteError("ERR Command not allowed inside a transaction")
+				c.replyError("ERR Command not allowed inside a transaction")
 				return
 			}
 			c.multi.queue(cmd, args)
@@ -105,14 +105,23 @@ func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
 	st := &c.s.stats.cmd[cmd.ID]
 	st.calls.Add(1)
 	st.usec.Add(dur.Microseconds())
+	c.s.stats.latency[cmd.ID].record(dur.Microseconds())
 	if b := c.w.Bytes(); len(b) > before && b[before] == '-' {
 		st.failed.Add(1)
+		c.s.errors.add(b[before+1:])
 	}
 	c.s.stats.commands.Add(1)
 	c.lastCmd.Store(&cmd.Name)
 	c.lastActive.Store(start.UnixMilli())
 	c.s.slowlog.record(c, args, start, dur)
 	c.s.latency.record("command", dur)
+}
+
+// replyError writes an error for a command rejected before it ran, and
+// counts it (INFO errorstats).
+func (c *conn) replyError(msg string) {
+	c.w.WriteError(msg)
+	c.s.errors.add([]byte(msg))
 }
 
 // rejectInMulti marks the open transaction as failed (EXECABORT), as

@@ -56,6 +56,10 @@ type Server struct {
 	latency *latencyMonitor
 
 	activeExpire atomic.Bool
+	errors       errorStats
+	peakMemory   atomic.Int64
+	opsRate      atomic.Int64 // commands/s over the last cron second
+	savedDirty   atomic.Int64 // the dirty counter at the last "save"
 }
 
 type serverStats struct {
@@ -64,7 +68,8 @@ type serverStats struct {
 	commands      atomic.Int64
 	netIn         atomic.Int64
 	netOut        atomic.Int64
-	cmd           []cmdStat // by proto.Command.ID
+	cmd           []cmdStat          // by proto.Command.ID
+	latency       []latencyHistogram // by proto.Command.ID
 }
 
 type cmdStat struct {
@@ -92,6 +97,7 @@ func NewServer(cfg *Config, log *slog.Logger) *Server {
 	}
 	s.mu.conns = make(map[uint64]*conn)
 	s.stats.cmd = make([]cmdStat, proto.NumCommands())
+	s.stats.latency = make([]latencyHistogram, proto.NumCommands())
 	s.activeExpire.Store(true)
 	s.applyConfig(nil)
 	cfg.onChange = s.applyConfig

@@ -1,0 +1,94 @@
+package cluster
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// startServer starts a node on a free loopback port with the given
+// directives ("name", "value", ...) and stops it when the test ends.
+func startServer(t testing.TB, directives ...string) *Server {
+	t.Helper()
+	args := []string{"--port", "0", "--bind", "127.0.0.1"}
+	for i := 0; i+1 < len(directives); i += 2 {
+		args = append(args, "--"+directives[i], directives[i+1])
+	}
+	cfg, err := Load(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(cfg, nil)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// client returns a go-redis client of s, closed when the test ends.
+func client(t testing.TB, s *Server, opts ...func(*redis.Options)) *redis.Client {
+	t.Helper()
+	o := &redis.Options{Addr: s.Addr(), Protocol: 2, MaxRetries: -1}
+	for _, f := range opts {
+		f(o)
+	}
+	c := redis.NewClient(o)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// rawConn is a plain RESP connection, for byte-exact checks.
+type rawConn struct {
+	t  testing.TB
+	nc net.Conn
+	rd *respReader
+}
+
+func dialRaw(t testing.TB, s *Server) *rawConn {
+	t.Helper()
+	nc, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &rawConn{t: t, nc: nc, rd: newRespReader(nc)}
+}
+
+// do sends a command and returns its reply rendered as text.
+func (r *rawConn) do(args ...string) string {
+	r.t.Helper()
+	r.send(args...)
+	return r.read()
+}
+
+func (r *rawConn) send(args ...string) {
+	r.t.Helper()
+	b := []byte("*" + strconv.Itoa(len(args)) + "\r\n")
+	for _, a := range args {
+		b = append(b, "$"+strconv.Itoa(len(a))+"\r\n"+a+"\r\n"...)
+	}
+	if _, err := r.nc.Write(b); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rawConn) read() string {
+	r.t.Helper()
+	r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	v, err := r.rd.readText()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return v
+}
