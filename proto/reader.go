@@ -424,6 +424,16 @@ func (r *Reader) line(c byte) int {
 	lim := min(n, inlineMax+1)
 	if r.scan < lim {
 		seg := r.buf[r.p+r.scan : r.p+lim]
+		// Count lines are short: a loop beats two IndexByte calls.
+		for k := 0; k < len(seg) && k < 32; k++ {
+			switch seg[k] {
+			case c:
+				return r.scan + k
+			case 0:
+				r.scan = nulStuck
+				return r.tooLong(n)
+			}
+		}
 		j := bytes.IndexByte(seg, c)
 		z := j
 		if z < 0 {
@@ -438,6 +448,10 @@ func (r *Reader) line(c byte) int {
 			r.scan = lim
 		}
 	}
+	return r.tooLong(n)
+}
+
+func (r *Reader) tooLong(n int) int {
 	if n > inlineMax {
 		return -2
 	}
