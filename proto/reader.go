@@ -176,7 +176,8 @@ type Reader struct {
 	err    error // sticky protocol or query buffer error
 	rerr   error // read error that came with data, delivered once the data is used
 	unauth bool
-	retain bool // the last batch came from a buffer that is dropped now
+	retain bool // the last batch's arguments are never overwritten
+	pinned bool // buf has handed out retainable arguments: never reuse its bytes
 	lastN  int  // batch size
 }
 
@@ -209,9 +210,10 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 func (r *Reader) BufferCap() int { return len(r.buf) }
 
 // Retainable reports whether the arguments of the last batch live in a
-// buffer that the Reader will not write again: the caller may then keep
-// them (store a big value) without copying. Otherwise they are overwritten
-// after the next ReadCommands call.
+// buffer whose bytes the Reader will not write again (a buffer grown past
+// 64KB for a big request): the caller may then keep them (store a big
+// value) without copying. Otherwise they may be overwritten once
+// ReadCommands is called again.
 func (r *Reader) Retainable() bool { return r.retain }
 
 // ReadCommands blocks until at least one complete command is available and
@@ -259,21 +261,27 @@ func (r *Reader) release() {
 		r.metas = r.metas[:0]
 		r.lastN = 0
 	}
-	if r.retain {
-		r.retain = false
-		// Leave the big buffer to the arguments that alias it.
-		kept := r.w - r.r
-		size := readSize
-		if 2*kept > size {
-			size = 2 * kept
-		}
-		nb := make([]byte, size)
-		copy(nb, r.buf[r.r:r.w])
-		r.buf = nb
-		r.shift(r.r)
-	} else if r.r == r.w && r.r > 0 {
+	r.retain = false
+	switch {
+	case r.pinned && r.w-r.r <= readSize/2:
+		// Leave the big buffer to the arguments that alias it, and
+		// shrink back (Redis's clientsCron resizes query buffers).
+		r.replace(readSize)
+	case r.pinned:
+		// Much of a request is pending: keep reading after it; the
+		// buffer is replaced when it is full (makeRoom).
+	case r.r == r.w && r.r > 0:
 		r.shift(r.r)
 	}
+}
+
+// replace moves the pending data to a new buffer of size bytes.
+func (r *Reader) replace(size int) {
+	nb := make([]byte, size)
+	copy(nb, r.buf[r.r:r.w])
+	r.buf = nb
+	r.shift(r.r)
+	r.pinned = false
 }
 
 // shift moves offsets down by d after the data moved to the buffer's start.
@@ -300,6 +308,7 @@ func (r *Reader) batch() []Command {
 	}
 	r.lastN = len(r.cmds)
 	r.retain = len(r.buf) > keepBuf
+	r.pinned = r.pinned || r.retain
 	return r.cmds
 }
 
@@ -370,17 +379,14 @@ func (r *Reader) makeRoom() {
 			}
 		}
 	}
-	if size <= len(r.buf) {
+	if size <= len(r.buf) && !r.pinned {
 		// Compacting is enough (size >= 2*kept, so this frees at least
 		// half the buffer, or it is the big argument's exact room).
 		copy(r.buf, r.buf[r.r:r.w])
 		r.shift(r.r)
 		return
 	}
-	nb := make([]byte, size)
-	copy(nb, r.buf[r.r:r.w])
-	r.buf = nb
-	r.shift(r.r)
+	r.replace(max(size, readSize))
 }
 
 // parse parses the buffered data into complete commands, appending them to

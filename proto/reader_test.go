@@ -167,7 +167,7 @@ var readerCases = []readerCase{
 	{name: "empty commands", in: "*0\r\n*-1\r\n*-5\r\nPING\r\n", want: [][]string{cmd("PING")}},
 	{name: "spaces", in: "  SET   k \t v  \r\n", want: [][]string{cmd("SET", "k", "v")}},
 	{name: "quotes", in: `SET k "a b" 'c d' "" ''` + "\n", want: [][]string{cmd("SET", "k", "a b", "c d", "", "")}},
-	{name: "double quote escapes", in: `ECHO "\x41\x4a\n\r\t\b\a\"\\\q\xzz\x4"` + "\n", want: [][]string{cmd("ECHO", "AJ\n\r\t\b\a\"\\qxzzx4")}},
+	{name: "double quote escapes", in: `ECHO "\x41\x4a\x4A\xfF\n\r\t\b\a\"\\\q\xzz\x4"` + "\n", want: [][]string{cmd("ECHO", "AJJ\xff\n\r\t\b\a\"\\qxzzx4")}},
 	{name: "single quote escapes", in: `ECHO 'it\'s \n \\ x'` + "\n", want: [][]string{cmd("ECHO", `it's \n \\ x`)}},
 	{name: "single quote escaped at end", in: `ECHO 'a\\'` + "\n", err: ErrUnbalancedQuotes},
 	{name: "quote inside token", in: `ECHO a"b c"` + "\n", want: [][]string{cmd("ECHO", "ab c")}},
@@ -379,7 +379,8 @@ func TestReaderQueryBufferLimit(t *testing.T) {
 	in := "*2\r\n$3\r\nSET\r\n$2000000\r\n" + strings.Repeat("x", 1100000)
 	got := readAll(t, strings.NewReader(in), &lim, false)
 	var qe *QueryBufferError
-	if !errors.As(got.err, &qe) || qe.Limit != 1<<20 || qe.Len <= 1<<20 || string(qe.Head) != strings.Repeat("x", 64) {
+	if !errors.As(got.err, &qe) || qe.Limit != 1<<20 || qe.Len <= 1<<20 || string(qe.Head) != strings.Repeat("x", 64) ||
+		!strings.Contains(qe.Error(), "max query buffer length") {
 		t.Fatalf("got %v", got)
 	}
 	// Complete arguments and commands do not count, as in Redis, where
@@ -430,6 +431,48 @@ func TestReaderHugeDeclaredBulk(t *testing.T) {
 		if c != 0 {
 			t.Fatal("retained argument overwritten")
 		}
+	}
+}
+
+// TestReaderRetainable checks that arguments of a batch from a big buffer
+// survive the reads and commands that follow, and the buffer shrinks back.
+func TestReaderRetainable(t *testing.T) {
+	val := strings.Repeat("v", 3000000)
+	in := "*3\r\n$4\r\nECHO\r\n$3000000\r\n" + val + "\r\n$1\r\nx\r\n" +
+		strings.Repeat("PING\r\n", 100000) +
+		"*2\r\n$4\r\nECHO\r\n$2000000\r\n" + strings.Repeat("w", 2000000) + "\r\n" +
+		strings.Repeat("PING\r\n", 100000)
+	r := NewReader(&chunkReader{data: []byte(in), rng: rand.New(rand.NewSource(3)), max: 1 << 20}, nil)
+	var kept [][]byte
+	n := 0
+	for {
+		cmds, err := r.ReadCommands()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Retainable() {
+			for _, c := range cmds {
+				kept = append(kept, c.Args...)
+			}
+		}
+		n += len(cmds)
+	}
+	if n != 200002 {
+		t.Fatalf("%d commands", n)
+	}
+	if len(kept) < 3 || string(kept[1]) != val || string(kept[2]) != "x" {
+		t.Fatalf("retained arguments changed (%d kept)", len(kept))
+	}
+	for _, a := range kept[3:] {
+		if string(a) != "PING" && string(a) != "ECHO" && string(a) != strings.Repeat("w", 2000000) {
+			t.Fatalf("retained argument changed: %q", a)
+		}
+	}
+	if r.BufferCap() > keepBuf {
+		t.Fatalf("buffer of %d bytes kept", r.BufferCap())
 	}
 }
 
@@ -792,7 +835,7 @@ func oracleCases() []string {
 		"*0\r\n*-1\r\n*-5\r\nPING\r\n",
 		"  EXISTS   k \t v  \r\n",
 		`EXISTS k "a b" 'c d' "" ''` + "\n",
-		`ECHO "\x41\x4a\n\r\t\b\a\"\\\q\xzz\x4"` + "\n",
+		`ECHO "\x41\x4a\x4A\xfF\n\r\t\b\a\"\\\q\xzz\x4"` + "\n",
 		`ECHO 'it\'s \n \\'` + "\n",
 		`ECHO 'it\'s \n \\ x'` + "\n",
 		`ECHO a"b c"` + "\n",
