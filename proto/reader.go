@@ -152,7 +152,21 @@ type cmdMeta struct {
 // Reader reads client requests, RESP multibulk or inline, as Redis 7.0's
 // processInputBuffer does, with its limits and error texts. It keeps its own
 // buffer (a client's query buffer) and the state of a request in progress,
-// so a request may arrive split at any byte. Not safe for concurrent use.
+// so a request may arrive split at any byte; a line is scanned once, a bulk
+// is not scanned at all. Not safe for concurrent use.
+//
+// Redis's quirks are kept: a request starting with '*' is multibulk, any
+// other inline; the byte after a count line's \r and the two bytes after a
+// bulk are skipped unchecked; counts are parsed by string2ll (no '+', no
+// leading zeros); a count <= 0 is an empty command; inline lines are split
+// by sdssplitargs; a NUL before a line's end hides that end, as C's strchr
+// stops there.
+//
+// Where Redis's outcome depends on how its 16KB reads cut the stream, the
+// Reader gives the outcome Redis gives when bytes arrive one at a time,
+// whatever the cuts: a line (inline request, count line) longer than 64KB
+// is "too big" even if its end has arrived in the same read, where Redis
+// accepts up to about 80KB when the line arrives in one piece.
 type Reader struct {
 	rd  io.Reader
 	lim *Limits
