@@ -41,9 +41,10 @@ func (w *Writer) Truncate(n int) { w.buf = w.buf[:n] }
 // Reset drops every buffered byte.
 func (w *Writer) Reset() { w.buf = w.buf[:0] }
 
-// Flush writes the buffered bytes to the connection.
+// Flush writes the buffered bytes to the connection. A Writer made with a
+// nil io.Writer only buffers: Flush keeps the bytes and returns nil.
 func (w *Writer) Flush() error {
-	if len(w.buf) == 0 {
+	if len(w.buf) == 0 || w.w == nil {
 		return nil
 	}
 	_, err := w.w.Write(w.buf)
@@ -127,7 +128,9 @@ func (w *Writer) WritePush(n int) {
 }
 
 // WriteDouble writes a double as Redis 7.0 does: ",%.17g" in RESP3, a bulk
-// string of the same digits in RESP2, with inf and -inf spelled so.
+// string of the same digits in RESP2, with inf, -inf and nan spelled so.
+// (Go's 'g' format with precision 17 chooses between the plain and the
+// exponent form, and drops trailing zeros, as C's %.17g does.)
 func (w *Writer) WriteDouble(f float64) {
 	var tmp [32]byte
 	var s []byte
@@ -136,6 +139,13 @@ func (w *Writer) WriteDouble(f float64) {
 		s = append(tmp[:0], "inf"...)
 	case math.IsInf(f, -1):
 		s = append(tmp[:0], "-inf"...)
+	case math.IsNaN(f):
+		// glibc's printf spelling; Go's would be "NaN".
+		if math.Signbit(f) {
+			s = append(tmp[:0], "-nan"...)
+		} else {
+			s = append(tmp[:0], "nan"...)
+		}
 	default:
 		s = strconv.AppendFloat(tmp[:0], f, 'g', 17, 64)
 	}
@@ -163,13 +173,14 @@ func (w *Writer) WriteBool(b bool) {
 }
 
 // WriteVerbatim writes a verbatim string (=len\r\nfmt:s in RESP3), a bulk
-// string in RESP2.
+// string in RESP2. format is three bytes ("txt", "mkd") by the RESP3 spec;
+// the length is right whatever its length.
 func (w *Writer) WriteVerbatim(format, s string) {
 	if w.proto != 3 {
 		w.buf = redcon.AppendBulkString(w.buf, s)
 		return
 	}
-	w.buf = appendHeader(w.buf, '=', len(s)+4)
+	w.buf = appendHeader(w.buf, '=', len(format)+1+len(s))
 	w.buf = append(w.buf, format...)
 	w.buf = append(w.buf, ':')
 	w.buf = append(w.buf, s...)
