@@ -10,6 +10,7 @@ package proto
 
 import (
 	_ "embed"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -323,7 +324,7 @@ type Command struct {
 	Group       string     `json:"-"` // the documentation group: "string", "server"...
 	ID          int        `json:"-"` // dense: 0 <= ID < NumCommands()
 	subName     string     // "get" for "config|get"
-	subs        map[string]*Command
+	subs        *nameTable
 	getKeys     *getKeysProc // nil without a getkeys proc
 	keySpecAll  KeyFlag      // OR of every key spec's flags
 	keySpecAny  bool         // some key spec is not NOT_KEY
@@ -341,7 +342,7 @@ func (c *Command) Subcommand(name []byte) *Command {
 	if c.subs == nil {
 		return nil
 	}
-	return lookupIn(c.subs, name)
+	return c.subs.get(name)
 }
 
 // HasKeys reports whether the command has key arguments, as Redis's
@@ -354,10 +355,9 @@ type commandTable struct {
 }
 
 var (
-	topCommands []*Command          // sorted by name
-	allCommands []*Command          // by ID
-	topByName   map[string]*Command // lowercase name
-	maxNameLen  int
+	topCommands []*Command // sorted by name
+	allCommands []*Command // by ID
+	topByName   *nameTable
 )
 
 func init() {
@@ -374,8 +374,7 @@ func buildTable(cmds []*Command) error {
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
 	topCommands = cmds
 	allCommands = nil
-	topByName = make(map[string]*Command, len(cmds))
-	maxNameLen = 0
+	topByName = newNameTable(len(cmds))
 	var setup func(c *Command, parent *Command) error
 	setup = func(c *Command, parent *Command) error {
 		c.Parent = parent
@@ -395,9 +394,6 @@ func buildTable(cmds []*Command) error {
 		if len(c.subName) > 64 {
 			return fmt.Errorf("command name %q too long", c.Name)
 		}
-		if len(c.subName) > maxNameLen {
-			maxNameLen = len(c.subName)
-		}
 		if c.GetKeysProc != "" {
 			c.getKeys = getKeysProcs[c.GetKeysProc]
 			if c.getKeys == nil {
@@ -412,12 +408,12 @@ func buildTable(cmds []*Command) error {
 		}
 		if len(c.Subcommands) > 0 {
 			sort.Slice(c.Subcommands, func(i, j int) bool { return c.Subcommands[i].Name < c.Subcommands[j].Name })
-			c.subs = make(map[string]*Command, len(c.Subcommands))
+			c.subs = newNameTable(len(c.Subcommands))
 			for _, s := range c.Subcommands {
 				if err := setup(s, c); err != nil {
 					return err
 				}
-				c.subs[s.subName] = s
+				c.subs.add(s)
 			}
 		}
 		return nil
@@ -426,13 +422,13 @@ func buildTable(cmds []*Command) error {
 		if c.Name == "" || strings.Contains(c.Name, "|") {
 			return fmt.Errorf("bad command name %q", c.Name)
 		}
-		if topByName[c.Name] != nil {
+		if topByName.get([]byte(c.Name)) != nil {
 			return fmt.Errorf("duplicate command %q", c.Name)
 		}
 		if err := setup(c, nil); err != nil {
 			return err
 		}
-		topByName[c.Name] = c
+		topByName.add(c)
 	}
 	return nil
 }
@@ -460,27 +456,90 @@ func ByName(name string) *Command {
 	if ok && strings.Contains(sub, "|") {
 		return nil
 	}
-	c := lookupIn(topByName, []byte(parent))
+	c := topByName.get([]byte(parent))
 	if c == nil || !ok {
 		return c
 	}
 	return c.Subcommand([]byte(sub))
 }
 
-// lookupIn finds name case-insensitively without allocating.
-func lookupIn(m map[string]*Command, name []byte) *Command {
-	if len(name) > maxNameLen {
-		return nil
+// nameTable finds commands by name case-insensitively without allocating:
+// an open-addressing hash table over the lowercase names, hashed with
+// FNV-1a on the ASCII-lowercased bytes.
+type nameTable struct {
+	mask  uint32
+	slots []*Command
+}
+
+func newNameTable(n int) *nameTable {
+	size := 8
+	for size < 4*n {
+		size *= 2
 	}
-	var buf [64]byte
-	b := buf[:len(name)]
-	for i, c := range name {
+	return &nameTable{mask: uint32(size - 1), slots: make([]*Command, size)}
+}
+
+func hashName(name []byte) uint32 {
+	const k = 0x9E3779B97F4A7C15
+	h := uint64(len(name)) * k
+	for len(name) >= 8 {
+		h = (h ^ lowerWord(binary.LittleEndian.Uint64(name))) * k
+		h ^= h >> 29
+		name = name[8:]
+	}
+	if len(name) > 0 {
+		var w uint64
+		for i, c := range name {
+			w |= uint64(c) << (8 * i)
+		}
+		h = (h ^ lowerWord(w)) * k
+	}
+	h ^= h >> 32
+	return uint32(h)
+}
+
+// lowerWord lowercases the ASCII letters of 8 bytes at once.
+func lowerWord(x uint64) uint64 {
+	const ones = 0x0101010101010101
+	b := x & (0x7f * ones)
+	ge := b + (0x80-'A')*ones   // high bit set where b >= 'A'
+	gt := b + (0x80-'Z'-1)*ones // high bit set where b > 'Z'
+	upper := ge &^ gt &^ x & (0x80 * ones)
+	return x | upper>>2
+}
+
+func (t *nameTable) add(c *Command) {
+	i := hashName([]byte(c.subName)) & t.mask
+	for t.slots[i] != nil {
+		i = (i + 1) & t.mask
+	}
+	t.slots[i] = c
+}
+
+func (t *nameTable) get(name []byte) *Command {
+	for i := hashName(name) & t.mask; ; i = (i + 1) & t.mask {
+		c := t.slots[i]
+		if c == nil {
+			return nil
+		}
+		if len(c.subName) == len(name) && equalLower(c.subName, name) {
+			return c
+		}
+	}
+}
+
+// equalLower reports whether name, ASCII-lowercased, is lower.
+func equalLower(lower string, name []byte) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		b[i] = c
+		if c != lower[i] {
+			return false
+		}
 	}
-	return m[string(b)]
+	return true
 }
 
 // Lookup resolves the command (and subcommand) named by args and checks its
@@ -503,12 +562,12 @@ func Lookup(args [][]byte) (*Command, string) {
 	if len(args) == 0 {
 		return nil, unknownCommandError(args)
 	}
-	c := lookupIn(topByName, args[0])
+	c := topByName.get(args[0])
 	if c == nil {
 		return nil, unknownCommandError(args)
 	}
 	if c.subs != nil && len(args) > 1 {
-		s := lookupIn(c.subs, args[1])
+		s := c.subs.get(args[1])
 		if s == nil {
 			return nil, unknownSubcommandError(args)
 		}

@@ -707,3 +707,44 @@ func BenchmarkKeyIndexes(b *testing.B) {
 		dst = c.KeyIndexes(dst[:0], args)
 	}
 }
+
+func TestNameTable(t *testing.T) {
+	for pos := 0; pos < 8; pos++ {
+		for b := 0; b < 256; b++ {
+			x := uint64(0x4142435A5B606162) // "bA`[ZCBA" little-endian mix
+			x &^= 0xff << (8 * pos)
+			x |= uint64(b) << (8 * pos)
+			var want uint64
+			for i := 0; i < 8; i++ {
+				want |= uint64(asciiLower(byte(x>>(8*i)))) << (8 * i)
+			}
+			if got := lowerWord(x); got != want {
+				t.Fatalf("lowerWord(%#x) = %#x, want %#x", x, got, want)
+			}
+		}
+	}
+	rng := rand.New(rand.NewSource(2))
+	for _, c := range AllWithSubcommands() {
+		for i := 0; i < 5; i++ {
+			b := []byte(c.Name)
+			for j := range b {
+				if rng.Intn(2) == 0 {
+					b[j] = strings.ToUpper(string(b[j]))[0]
+				}
+			}
+			if ByName(string(b)) != c {
+				t.Errorf("ByName(%q) is not %s", b, c.Name)
+			}
+			// A byte with the high bit set is not a letter.
+			b[0] |= 0x80
+			if ByName(string(b)) != nil {
+				t.Errorf("ByName(%q) found a command", b)
+			}
+		}
+	}
+	for _, s := range []string{"", "g", "ge", "gett", "get\x00", "getx", "set ", "zremrangebyscorex", strings.Repeat("a", 100)} {
+		if c := ByName(s); c != nil {
+			t.Errorf("ByName(%q) = %s", s, c.Name)
+		}
+	}
+}
