@@ -158,10 +158,10 @@ func commandList(w *Writer, args [][]byte) {
 func commandGetKeys(w *Writer, args [][]byte, withFlags bool) {
 	argv := args[2:]
 	var cmd *Command
-	if c := lookupIn(topByName, argv[0]); c != nil {
+	if c := topByName.get(argv[0]); c != nil {
 		cmd = c
 		if c.subs != nil && len(argv) > 1 {
-			cmd = lookupIn(c.subs, argv[1])
+			cmd = c.subs.get(argv[1])
 		}
 	}
 	switch {
