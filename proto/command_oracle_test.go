@@ -29,6 +29,12 @@ type ctRedis struct {
 // test (never skips) when redis-server is missing: the oracle is required.
 func ctStartRedis(t testing.TB) *ctRedis {
 	t.Helper()
+	return ctStartRedisArgs(t)
+}
+
+// ctStartRedisArgs is ctStartRedis with extra server options.
+func ctStartRedisArgs(t testing.TB, extra ...string) *ctRedis {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server not found on PATH (install Redis 7.0): %v", err)
@@ -47,8 +53,9 @@ func ctStartRedis(t testing.TB) *ctRedis {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", dir+"/redis.log")
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", dir + "/redis.log"}, extra...)
+	cmd := exec.Command(bin, args...)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // ours runs ServeCOMMAND and returns its reply bytes.
@@ -159,6 +160,11 @@ func TestCommandRepliesOracle(t *testing.T) {
 		{"COMMAND", "INFO", "nosuch"},
 		{"COMMAND", "INFO", "get", "nosuch", "GET", "Config|Get", "config|", "|get", "get|x", "a||b", "config|get|x", "CONFIG|NOSUCH"},
 		{"COMMAND", "INFO", "get|"},
+		{"COMMAND", "INFO", ""},
+		{"COMMAND", "DOCS", ""},
+		{"COMMAND", "GETKEYS", "", "a"},
+		{"COMMAND", "GETKEYS", "get|x", "a"},
+		{"COMMAND", "GETKEYS", "CONFIG|GET", "a"},
 		{"COMMAND", "DOCS", "nosuch"},
 		{"COMMAND", "DOCS", "get", "nosuch", "GET", "Config|Get", "config|", "|get", "get|x", "a||b"},
 		{"COMMAND", "DOCS", "nosuch", "nosuch2"},
@@ -746,5 +752,138 @@ func TestNameTable(t *testing.T) {
 		if c := ByName(s); c != nil {
 			t.Errorf("ByName(%q) = %s", s, c.Name)
 		}
+	}
+}
+
+// ctKeySlot is the Redis Cluster slot of key (CRC16/XMODEM of the key or
+// of its hash tag, modulo 16384).
+func ctKeySlot(key string) int {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for i := 0; i < len(key); i++ {
+		crc ^= uint16(key[i]) << 8
+		for b := 0; b < 8; b++ {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return int(crc) & 16383
+}
+
+// TestSlotKeysOracle checks SlotKeyIndexes against a Redis in cluster mode
+// that serves one slot, the slot of hash tag {a}. Inside MULTI (so that
+// nothing runs), each invocation is sent with every non-numeric argument
+// tagged {a} but one, tagged {b}: Redis queues the command when that
+// argument is not one it hashes, and answers CLUSTERDOWN (it is the first
+// key) or CROSSSLOT (a later key) when it is.
+func TestSlotKeysOracle(t *testing.T) {
+	r := ctStartRedisArgs(t, "--cluster-enabled", "yes", "--cluster-require-full-coverage", "no")
+	conn := r.dial(t, 2)
+	slotA, slotB := ctKeySlot("a"), ctKeySlot("b")
+	if v := conn.do(t, "CLUSTER", "ADDSLOTS", strconv.Itoa(slotA)); v.Str != "OK" {
+		t.Fatalf("CLUSTER ADDSLOTS: %s", v)
+	}
+	for i := 0; ; i++ {
+		if strings.Contains(conn.do(t, "CLUSTER", "INFO").Str, "cluster_state:ok") {
+			break
+		}
+		if i == 500 {
+			t.Fatal("cluster state not ok")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	isNumber := func(s string) bool {
+		_, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		return err == nil || s == ""
+	}
+	type probe struct {
+		args []string
+		want string // "QUEUED", "CLUSTERDOWN" or "CROSSSLOT"
+	}
+	var probes []probe
+	skip := map[string]bool{"multi": true, "exec": true, "discard": true, "watch": true, "quit": true, "reset": true}
+	for _, base := range getKeysCases() {
+		c, err := Lookup(ctArgs(base...))
+		if err != "" || skip[c.Name] {
+			continue
+		}
+		start := 1
+		if c.Parent != nil {
+			start = 2
+		}
+		for j := start; j < len(base); j++ {
+			if isNumber(base[j]) {
+				continue
+			}
+			args := append([]string(nil), base...)
+			for i := start; i < len(args); i++ {
+				switch {
+				case i == j:
+					args[i] = "{b}" + args[i]
+				case !isNumber(args[i]):
+					args[i] = "{a}" + args[i]
+				}
+			}
+			want := "QUEUED"
+			for n, pos := range c.SlotKeyIndexes(nil, ctArgs(args...)) {
+				slot := ctKeySlot(args[pos])
+				if slot == slotA {
+					continue
+				}
+				if n == 0 && slot != slotB {
+					want = "OTHER" // a numeric key: not predictable here
+				} else if n == 0 {
+					want = "CLUSTERDOWN"
+				} else if want == "QUEUED" {
+					want = "CROSSSLOT"
+				}
+				break
+			}
+			if want != "OTHER" {
+				probes = append(probes, probe{args, want})
+			}
+		}
+	}
+	var cmds [][][]byte
+	cmds = append(cmds, ctArgs("MULTI"))
+	for _, p := range probes {
+		cmds = append(cmds, ctArgs(p.args...))
+	}
+	cmds = append(cmds, ctArgs("DISCARD"))
+	replies := conn.pipeline(t, cmds)
+	counts := map[string]int{}
+	fails := 0
+	for i, p := range probes {
+		reply := string(replies[i+1])
+		got := "OTHER"
+		switch {
+		case reply == "+QUEUED\r\n":
+			got = "QUEUED"
+		case strings.HasPrefix(reply, "-CLUSTERDOWN Hash slot not served"):
+			got = "CLUSTERDOWN"
+		case strings.HasPrefix(reply, "-CROSSSLOT"):
+			got = "CROSSSLOT"
+		}
+		if got == "OTHER" {
+			continue // rejected for another reason before the slot check
+		}
+		counts[got]++
+		if got != p.want {
+			fails++
+			if fails <= 20 {
+				t.Errorf("%q: Redis %s, SlotKeyIndexes predicts %s", p.args, got, p.want)
+			}
+		}
+	}
+	t.Logf("%d probes: %v", len(probes), counts)
+	if counts["QUEUED"] < 1000 || counts["CLUSTERDOWN"] < 1000 || counts["CROSSSLOT"] < 1000 {
+		t.Errorf("too few probes of some kind: %v", counts)
 	}
 }
