@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"math"
 	"math/big"
 	"strconv"
@@ -53,17 +54,19 @@ const (
 //     (APPEND, SETRANGE, SETBIT), as Redis's dbUnshareStringValue does.
 //   - strEmbstr: what createStringObject makes (INCRBYFLOAT's result):
 //     "embstr" up to 44 bytes, "raw" above, never "int".
-//   - strIntCopy: "int" but not the shared object (COPY of a small int, as
-//     dupStringObject makes it): OBJECT REFCOUNT says 1.
+//   - strInt: "int" but not a shared integer: OBJECT REFCOUNT says 1. INCR
+//     makes its results outside 0..9999 strInt, and COPY of a small int
+//     makes one (as dupStringObject does).
 //
-// Only a strRaw object's bytes are ever modified in place, and a strRaw
-// object always owns its buffer (allocated by the command that made it raw,
-// or by COPY): the buffers of other string objects may be shared with Go
-// strings (sharedInt) and are never written to.
+// Only strRaw and strInt objects have their bytes modified in place (APPEND,
+// SETRANGE, SETBIT; INCR and friends), and such an object always owns its
+// buffer: the command that gave it that encoding allocated it (COPY
+// allocates too). The buffers of other string objects may be shared with Go
+// strings (sharedInt, INCRBYFLOAT's result) and are never written to.
 const (
-	strAuto    = 0
-	strEmbstr  = 2
-	strIntCopy = 3
+	strAuto   = 0
+	strEmbstr = 2
+	strInt    = 3
 
 	embstrSizeLimit = 44 // OBJ_ENCODING_EMBSTR_SIZE_LIMIT
 	sharedIntegers  = 10000
@@ -100,13 +103,14 @@ func sharedInt(v int64) string {
 }
 
 // intObject returns a string object holding the decimal form of v, as
-// createStringObjectFromLongLongForValue: shared for 0..9999.
+// createStringObjectFromLongLongForValue: shared for 0..9999, otherwise a
+// strInt with room for any int64.
 func intObject(v int64) object {
 	if v >= 0 && v < sharedIntegers {
 		return newStringObjectFromString(sharedInt(v))
 	}
-	var tmp [20]byte
-	return newStringObject(strconv.AppendInt(tmp[:0], v, 10))
+	buf := strconv.AppendInt(make([]byte, 0, 20), v, 10)
+	return object{typ: TypeString, enc: strInt, ptr: unsafe.Pointer(unsafe.SliceData(buf)), n: uint32(len(buf)), c: 20}
 }
 
 // stringValue returns the object SET and friends store for an argument (as
@@ -134,7 +138,7 @@ func stringEncoding(o *object) string {
 	switch o.enc {
 	case strRaw:
 		return "raw"
-	case strIntCopy:
+	case strInt:
 		return "int"
 	case strAuto:
 		if isIntEncodable(o.bytes()) {
@@ -161,14 +165,15 @@ func stringRefcount(o *object) int64 {
 func cloneString(o object) object {
 	enc := o.enc
 	if enc == strAuto && stringRefcount(&o) == sharedRefcount {
-		enc = strIntCopy
+		enc = strInt
 	}
 	cp := newStringObject(o.bytes())
 	cp.enc = enc
 	return cp
 }
 
-// rawBuffer returns a strRaw object's whole buffer (length o.c).
+// rawBuffer returns the whole buffer (length o.c) of a strRaw or strInt
+// object, which it owns.
 func (o *object) rawBuffer() []byte {
 	if o.c == 0 {
 		return nil
@@ -572,6 +577,18 @@ func (c *Ctx) incrDecr(incr int64) {
 		return
 	}
 	v += incr
+	if o.enc == strInt && (v < 0 || v >= sharedIntegers) && o.typ != TypeNone {
+		// Rewrite the digits in place when they fit, as Redis reuses the
+		// object of an unshared integer.
+		var tmp [20]byte
+		digits := strconv.AppendInt(tmp[:0], v, 10)
+		if len(digits) <= int(o.c) {
+			o.n = uint32(copy(o.rawBuffer(), digits))
+			c.DB.updateKey(key, o, c.Now)
+			c.W.WriteInt(v)
+			return
+		}
+	}
 	c.storeString(key, intObject(v), o.typ != TypeNone)
 	c.W.WriteInt(v)
 }
@@ -627,7 +644,12 @@ func parseLongDoubleArg(b []byte) (*big.Float, bool) {
 	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
 		s = s[1:]
 	}
+	hex := len(s) >= 2 && s[0] == '0' && s[1]|0x20 == 'x'
 	if len(s) >= 2 && s[0] == '0' && (s[1]|0x20 == 'b' || s[1]|0x20 == 'o') {
+		return nil, false
+	}
+	// Go takes a binary exponent ('p') after decimal digits too.
+	if !hex && bytes.IndexAny(s, "pP") >= 0 {
 		return nil, false
 	}
 	if len(b) >= 5*1024 { // MAX_LONG_DOUBLE_CHARS, including the NUL
