@@ -17,7 +17,8 @@ func init() {
 // within proto-max-bulk-len.
 func (c *Ctx) parseBitOffset(arg []byte) (uint64, bool) {
 	v, ok := parseInt(arg)
-	if !ok || v < 0 || v>>3 >= c.DB.cfg.ProtoMaxBulkLen {
+	// The object layout also limits strings to 4GB.
+	if !ok || v < 0 || v>>3 >= min(c.DB.cfg.ProtoMaxBulkLen, maxStringLength) {
 		c.err(ErrBitOffset)
 		return 0, false
 	}
