@@ -78,7 +78,42 @@ func differentialStrings(t *testing.T, rc *redisConn, rng *rand.Rand) {
 	}
 	for i := 0; i < 6000; i++ {
 		var cmd []string
-		switch rng.IntN(24) {
+		switch rng.IntN(27) {
+		case 24:
+			cmd = []string{"BITOP", []string{"AND", "OR", "XOR", "NOT"}[rng.IntN(4)], key(), key()}
+			if cmd[1] != "NOT" {
+				cmd = append(cmd, key())
+			}
+		case 25:
+			cmd = []string{[]string{"BITFIELD", "BITFIELD_RO"}[rng.IntN(2)], key()}
+			for range 1 + rng.IntN(4) {
+				typ := []string{"i", "u"}[rng.IntN(2)] + strconv.Itoa(1+rng.IntN(64))
+				off := strconv.Itoa(rng.IntN(80))
+				if rng.IntN(4) == 0 {
+					off = "#" + strconv.Itoa(rng.IntN(5))
+				}
+				v := strconv.FormatInt(rng.Int64()>>rng.IntN(64)-rng.Int64()>>rng.IntN(64), 10)
+				switch rng.IntN(4) {
+				case 0:
+					cmd = append(cmd, "GET", typ, off)
+				case 1:
+					cmd = append(cmd, "SET", typ, off, v)
+				case 2:
+					cmd = append(cmd, "INCRBY", typ, off, v)
+				case 3:
+					cmd = append(cmd, "OVERFLOW", []string{"WRAP", "SAT", "FAIL"}[rng.IntN(3)])
+				}
+			}
+		case 26:
+			cmd = []string{"LCS", key(), key()}
+			for _, opt := range []string{"IDX", "LEN", "WITHMATCHLEN"} {
+				if rng.IntN(3) == 0 {
+					cmd = append(cmd, opt)
+				}
+			}
+			if rng.IntN(3) == 0 {
+				cmd = append(cmd, "MINMATCHLEN", strconv.Itoa(rng.IntN(4)))
+			}
 		case 0, 1:
 			cmd = []string{"SET", key(), value()}
 		case 2:

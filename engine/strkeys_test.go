@@ -91,7 +91,8 @@ func TestWrongType(t *testing.T) {
 		{"INCRBYFLOAT", "l", "1"}, {"APPEND", "l", "x"}, {"STRLEN", "l"}, {"GETRANGE", "l", "0", "1"},
 		{"SUBSTR", "l", "0", "1"}, {"SETRANGE", "l", "0", "x"}, {"SETRANGE", "l", "0", ""},
 		{"SETBIT", "l", "0", "1"}, {"GETBIT", "l", "0"}, {"BITCOUNT", "l"}, {"BITCOUNT", "l", "x", "y"},
-		{"BITPOS", "l", "1"}, {"BITPOS", "l", "0", "x"},
+		{"BITPOS", "l", "1"}, {"BITPOS", "l", "0", "x"}, {"BITOP", "AND", "d", "l"}, {"BITOP", "OR", "d", "missing", "l"},
+		{"BITFIELD", "l", "GET", "u8", "0"}, {"BITFIELD", "l", "SET", "u8", "0", "1"}, {"BITFIELD_RO", "l"},
 	} {
 		if got := run1(t, db, now, 0, cmd...); got != wrong {
 			t.Errorf("%q: got %s", cmd, got)
@@ -107,6 +108,9 @@ func TestWrongType(t *testing.T) {
 		{"GETBIT l x", "-" + ErrBitOffset},
 		{"BITPOS l 2", "-" + errBitArgument},
 		{"GETEX l FOO", "-" + ErrSyntax},
+		{"BITFIELD l GET x8 0", "-" + errBitfieldType},
+		{"LCS l missing", "-" + errLCSType},
+		{"LCS missing h", "-" + errLCSType},
 		{"SET l v GET EX 0", "-ERR invalid expire time in 'set' command"},
 		{"MGET l h missing", "[(nil) (nil) (nil)]"},
 		{"SET l v", "+OK"},

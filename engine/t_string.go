@@ -30,6 +30,7 @@ func init() {
 	register("getrange", cmdGETRANGE)
 	register("substr", cmdGETRANGE)
 	register("setrange", cmdSETRANGE)
+	register("lcs", cmdLCS)
 }
 
 // Error texts of the string commands that reply.go does not have.
@@ -38,6 +39,10 @@ const (
 	errDecrementOverflow  = "ERR decrement would overflow"
 	errBitArgument        = "ERR The bit argument must be 1 or 0."
 	errInvalidExpireStart = "ERR invalid expire time in '"
+	errLCSType            = "ERR The specified keys must contain string values"
+	errLCSIdxLen          = "ERR If you want both the length and indexes, please just use IDX."
+	errLCSTooLong         = "ERR String too long for LCS"
+	errLCSMemory          = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
 )
 
 // # String encodings
@@ -803,4 +808,137 @@ func cmdSETRANGE(c *Ctx) {
 	copy(o.rawBuffer()[offset:], val)
 	c.storeString(key, o, existed)
 	c.W.WriteInt(int64(o.n))
+}
+
+// cmdLCS: LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]
+//
+// The classic dynamic programming table, walked back from the end as
+// Redis's lcsCommand does, so that the LCS string and the ranges are the
+// ones Redis picks.
+func cmdLCS(c *Ctx) {
+	oa, okA := c.lookupRead(c.Args[1])
+	ob, okB := c.lookupRead(c.Args[2])
+	if (okA && oa.typ != TypeString) || (okB && ob.typ != TypeString) {
+		c.err(errLCSType)
+		return
+	}
+	a, b := oa.bytes(), ob.bytes()
+	var getLen, getIdx, withMatchLen bool
+	var minMatchLen int64
+	for j := 3; j < len(c.Args); j++ {
+		more := j+1 < len(c.Args)
+		switch {
+		case c.isArg(j, "IDX"):
+			getIdx = true
+		case c.isArg(j, "LEN"):
+			getLen = true
+		case c.isArg(j, "WITHMATCHLEN"):
+			withMatchLen = true
+		case c.isArg(j, "MINMATCHLEN") && more:
+			v, ok := parseInt(c.Args[j+1])
+			if !ok {
+				c.err(ErrNotInteger)
+				return
+			}
+			minMatchLen = max(v, 0)
+			j++
+		default:
+			c.err(ErrSyntax)
+			return
+		}
+	}
+	if getIdx && getLen {
+		c.err(errLCSIdxLen)
+		return
+	}
+	if len(a) >= math.MaxUint32-1 || len(b) >= math.MaxUint32-1 {
+		c.err(errLCSTooLong)
+		return
+	}
+	alen, blen := len(a), len(b)
+	if size := int64(alen+1) * int64(blen+1) * 4; size > c.DB.cfg.ProtoMaxBulkLen {
+		c.err(errLCSMemory)
+		return
+	}
+	lcs := make([]uint32, (alen+1)*(blen+1))
+	at := func(i, j int) *uint32 { return &lcs[j+i*(blen+1)] }
+	for i := 1; i <= alen; i++ {
+		for j := 1; j <= blen; j++ {
+			if a[i-1] == b[j-1] {
+				*at(i, j) = *at(i-1, j-1) + 1
+			} else {
+				*at(i, j) = max(*at(i-1, j), *at(i, j-1))
+			}
+		}
+	}
+	total := *at(alen, blen)
+	if getLen {
+		c.W.WriteInt(int64(total))
+		return
+	}
+	result := make([]byte, total)
+	type match struct{ a0, a1, b0, b1 int }
+	var matches []match
+	idx := int(total)
+	aStart, aEnd, bStart, bEnd := alen, 0, 0, 0 // aStart == alen: no range yet
+	for i, j := alen, blen; i > 0 && j > 0; {
+		emit := false
+		if a[i-1] == b[j-1] {
+			result[idx-1] = a[i-1]
+			if aStart == alen {
+				aStart, aEnd, bStart, bEnd = i-1, i-1, j-1, j-1
+			} else if aStart == i && bStart == j {
+				aStart--
+				bStart--
+			} else {
+				emit = true
+			}
+			if aStart == 0 || bStart == 0 {
+				emit = true
+			}
+			idx--
+			i--
+			j--
+		} else {
+			if *at(i-1, j) > *at(i, j-1) {
+				i--
+			} else {
+				j--
+			}
+			if aStart != alen {
+				emit = true
+			}
+		}
+		if emit {
+			if n := aEnd - aStart + 1; minMatchLen == 0 || int64(n) >= minMatchLen {
+				matches = append(matches, match{aStart, aEnd, bStart, bEnd})
+			}
+			aStart = alen
+		}
+	}
+	if !getIdx {
+		c.W.WriteBulk(result)
+		return
+	}
+	c.W.WriteMap(2)
+	c.W.WriteBulkString("matches")
+	c.W.WriteArray(len(matches))
+	for _, m := range matches {
+		if withMatchLen {
+			c.W.WriteArray(3)
+		} else {
+			c.W.WriteArray(2)
+		}
+		c.W.WriteArray(2)
+		c.W.WriteInt(int64(m.a0))
+		c.W.WriteInt(int64(m.a1))
+		c.W.WriteArray(2)
+		c.W.WriteInt(int64(m.b0))
+		c.W.WriteInt(int64(m.b1))
+		if withMatchLen {
+			c.W.WriteInt(int64(m.a1 - m.a0 + 1))
+		}
+	}
+	c.W.WriteBulkString("len")
+	c.W.WriteInt(int64(total))
 }
