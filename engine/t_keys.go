@@ -624,8 +624,8 @@ var objectHelp = []string{
 	"    Prints this help.",
 }
 
-// encodingName returns what OBJECT ENCODING says for o.
-func (o *object) encodingName() string {
+// encodingOf returns what OBJECT ENCODING says for o.
+func encodingOf(o *object) string {
 	switch o.typ {
 	case TypeString:
 		return stringEncoding(o)
@@ -681,7 +681,7 @@ func cmdOBJECT(c *Ctx) {
 	}
 	switch sub {
 	case "encoding":
-		c.W.WriteBulkString(o.encodingName())
+		c.W.WriteBulkString(encodingOf(&o))
 	case "freq":
 		c.err(errLFUNotSelected)
 	case "idletime":

@@ -51,12 +51,13 @@ const (
 // object Redis 7.0 would have built for it:
 //
 //   - strAuto: what tryObjectEncoding makes of a value that came as an
-//     argument (SET, MSET, APPEND to a new key...) or of an INCR result: "int"
-//     if it is the canonical form of an int64 of at most 20 bytes, "embstr" up
-//     to 44 bytes, "raw" above. Small ints (0..9999) are Redis's shared
-//     integers: OBJECT REFCOUNT says 2147483647.
+//     argument (SET, MSET, APPEND to a new key...): "int" if it is the
+//     canonical form of an int64 of at most 20 bytes, "embstr" up to 44
+//     bytes, "raw" above. Small ints (0..9999, also INCR's results in that
+//     range) are Redis's shared integers: OBJECT REFCOUNT says 2147483647.
 //   - strRaw: "raw"; set by the commands that modify a string in place
-//     (APPEND, SETRANGE, SETBIT), as Redis's dbUnshareStringValue does.
+//     (APPEND, SETRANGE, SETBIT, BITFIELD), as Redis's dbUnshareStringValue
+//     does, and on BITOP's result.
 //   - strEmbstr: what createStringObject makes (INCRBYFLOAT's result):
 //     "embstr" up to 44 bytes, "raw" above, never "int".
 //   - strInt: "int" but not a shared integer: OBJECT REFCOUNT says 1. INCR
