@@ -270,10 +270,16 @@ func (ch *listChunk) splice(off uint32, oldLen, newLen int, maxBytes int) uint32
 		ch.lo, ch.hi = uint32(s), uint32(s+need)
 		return uint32(s + front)
 	}
-	// Grow: a quarter more than needed, up to the chunk's limit.
+	// Grow: a quarter more than needed while small, half more beyond (a
+	// small list stays tight, a long one reallocates its edge chunks less
+	// often), never beyond the chunk's limit.
 	capacity := need
 	if ch.count > 0 {
-		capacity += need / 4
+		if need < 256 {
+			capacity += need / 4
+		} else {
+			capacity += need / 2
+		}
 		if capacity > maxBytes {
 			capacity = max(need, maxBytes)
 		}

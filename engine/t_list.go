@@ -587,10 +587,12 @@ func lmoveGeneric(c *Ctx, from, to bool) {
 	} else {
 		elem = src.back()
 	}
-	// The reply first: the popped bytes may be overwritten by the push
-	// when source and destination are the same list.
 	c.W.WriteBulk(elem)
 	elem = src.pop(from)
+	if dst == src {
+		// The popped bytes lie in the chunk the push may rearrange.
+		elem = bytes.Clone(elem)
+	}
 	if dst == nil {
 		dst = newListValue(c.DB.Config().ListMaxListpackSize)
 		dst.push(elem, to)
