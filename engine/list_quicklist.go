@@ -45,6 +45,7 @@ const (
 	listMaxChunkCount   = 65535 // a quicklist node counts its entries in 16 bits
 	listChunkStructSize = int(unsafe.Sizeof(listChunk{}))
 	listValueStructSize = int(unsafe.Sizeof(listValue{}))
+	listShrinkMin       = 512 // smaller buffers are never shrunk
 )
 
 func newListValue(fill int) *listValue {
@@ -299,6 +300,22 @@ func (ch *listChunk) splice(off uint32, oldLen, newLen int, maxBytes int) uint32
 	return uint32(start + front)
 }
 
+// maybeShrink reallocates the buffer of ch when its entries fill less than a
+// quarter of it (after deletes), as a listpack shrinks when entries go.
+func (ch *listChunk) maybeShrink() {
+	used := ch.used()
+	if ch.size < listShrinkMin || used*4 >= int(ch.size) || ch.count == 0 {
+		return
+	}
+	nb := slices.Grow([]byte(nil), used+used/4)
+	nb = nb[:cap(nb)]
+	lo := (len(nb) - used) / 2
+	copy(nb[lo:], ch.buf()[ch.lo:ch.hi])
+	ch.p = unsafe.Pointer(unsafe.SliceData(nb))
+	ch.size = uint32(len(nb))
+	ch.lo, ch.hi = uint32(lo), uint32(lo+used)
+}
+
 // insertEntry inserts s as an entry at offset off of ch.
 func (ch *listChunk) insertEntry(off uint32, s []byte, maxBytes int) {
 	sz := listEntrySize(len(s))
@@ -426,12 +443,16 @@ func (v *listValue) pop(front bool) []byte {
 		b, ch.lo = ch.entryAt(ch.lo)
 		if ch.count--; ch.count == 0 {
 			v.removeNodes(0, 1)
+		} else {
+			ch.maybeShrink()
 		}
 	} else {
 		ch := v.last()
 		b, ch.hi = ch.entryBefore(ch.hi)
 		if ch.count--; ch.count == 0 {
 			v.removeNodes(len(v.live())-1, len(v.live()))
+		} else {
+			ch.maybeShrink()
 		}
 	}
 	v.n--
@@ -579,6 +600,7 @@ func (v *listValue) deleteRange(start, count int) {
 				ch.splice(from, int(to-from), 0, maxBytes)
 			}
 			ch.count -= uint32(take)
+			ch.maybeShrink()
 		}
 		ci++
 		k = 0
@@ -650,6 +672,8 @@ func (v *listValue) removeMatches(s []byte, limit int, fromTail bool) int {
 		}
 		if ch.count == 0 {
 			emptied = true
+		} else {
+			ch.maybeShrink()
 		}
 	}
 	if emptied {

@@ -274,3 +274,26 @@ func TestListEach(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// Buffers shrink when deletes leave them mostly empty (LTRIM of a long
+// list to a few elements keeps a few bytes, not a whole chunk).
+func TestListShrink(t *testing.T) {
+	v := newListValue(-2)
+	for i := 0; i < 1000; i++ {
+		v.pushBack([]byte(fmt.Sprintf("element-%04d", i)))
+	}
+	v.deleteRange(10, v.Len()-10)
+	if len(v.live()) != 1 || v.live()[0].size > 256 {
+		t.Fatalf("after trim: %d chunks, first of %d bytes", len(v.live()), v.live()[0].size)
+	}
+	for i := 0; i < 1000; i++ {
+		v.pushFront([]byte(fmt.Sprintf("element-%04d", i)))
+	}
+	for v.Len() > 3 {
+		v.pop(true)
+	}
+	if v.live()[0].size >= listShrinkMin {
+		t.Fatalf("after pops: first chunk of %d bytes", v.live()[0].size)
+	}
+	checkList(t, v, [][]byte{[]byte("element-0007"), []byte("element-0008"), []byte("element-0009")})
+}
