@@ -190,7 +190,8 @@ func (v *zsetValue) lpFind(member []byte) (off, rank int, score float64, ok bool
 	for off < len(lp) {
 		L, k := lpHead(lp, off)
 		m := off + k
-		if L == len(member) && string(lp[m:m+L]) == unsafeString(member) {
+		// The last byte first: members often share a prefix.
+		if L == len(member) && (L == 0 || lp[m+L-1] == member[L-1]) && string(lp[m:m+L]) == unsafeString(member) {
 			return off, rank, math.Float64frombits(binary.LittleEndian.Uint64(lp[m+L:])), true
 		}
 		off = m + L + 8 + k
@@ -226,11 +227,35 @@ func (v *zsetValue) lpGrow(extra int) {
 	v.lp = nl
 }
 
+// lpLocate is lpFind that also returns, when member is absent, the offset
+// where (score, member) would be inserted: one pass for ZADD of a new
+// member.
+func (v *zsetValue) lpLocate(member []byte, score float64) (off int, cur float64, found bool, ins int) {
+	lp := v.lp
+	ins = -1
+	key := unsafeString(member)
+	for off < len(lp) {
+		L, k := lpHead(lp, off)
+		m := off + k
+		if ins < 0 {
+			s := math.Float64frombits(binary.LittleEndian.Uint64(lp[m+L:]))
+			if !(s < score || (s == score && string(lp[m:m+L]) < key)) {
+				ins = off
+			}
+		}
+		if L == len(member) && (L == 0 || lp[m+L-1] == member[L-1]) && string(lp[m:m+L]) == key {
+			return off, math.Float64frombits(binary.LittleEndian.Uint64(lp[m+L:])), true, 0
+		}
+		off = m + L + 8 + k
+	}
+	if ins < 0 {
+		ins = len(lp)
+	}
+	return 0, 0, false, ins
+}
+
 // lpInsert adds an element, which must not be present.
 func (v *zsetValue) lpInsert(score float64, member []byte) {
-	if score == 0 {
-		score = 0 // -0 is stored as 0, see lpPutEntry
-	}
 	off := 0
 	for off < len(v.lp) {
 		m, s, next := lpEntry(v.lp, off)
@@ -239,6 +264,11 @@ func (v *zsetValue) lpInsert(score float64, member []byte) {
 		}
 		off = next
 	}
+	v.lpInsertAt(off, score, member)
+}
+
+// lpInsertAt inserts an element at offset off, which must be its place.
+func (v *zsetValue) lpInsertAt(off int, score float64, member []byte) {
 	size := lpEntrySize(len(member))
 	v.lpGrow(size)
 	n := len(v.lp)
@@ -358,9 +388,9 @@ func (v *zsetValue) add(db *DB, score float64, member []byte, flags int) (out in
 	}
 	var cur float64
 	var found bool
-	var lpOff int
+	var lpOff, lpIns int
 	if v.sl == nil {
-		lpOff, _, cur, found = v.lpFind(member)
+		lpOff, cur, found, lpIns = v.lpLocate(member, score)
 	} else {
 		cur, found = v.sl.dict.Get(unsafeString(member))
 	}
@@ -391,8 +421,13 @@ func (v *zsetValue) add(db *DB, score float64, member []byte, flags int) (out in
 	if xx {
 		return zaddOutNop, 0
 	}
-	if v.sl == nil && (v.n+1 > db.cfg.ZSetMaxListpackEntries || len(member) > db.cfg.ZSetMaxListpackValue) {
-		v.convertToSkiplist(db.seed)
+	if v.sl == nil {
+		if v.n+1 > db.cfg.ZSetMaxListpackEntries || len(member) > db.cfg.ZSetMaxListpackValue {
+			v.convertToSkiplist(db.seed)
+		} else {
+			v.lpInsertAt(lpIns, score, member)
+			return zaddOutAdded, score
+		}
 	}
 	v.insertNew(score, member)
 	return zaddOutAdded, score
