@@ -2,8 +2,8 @@ package engine
 
 import (
 	"fmt"
-	"regexp"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
