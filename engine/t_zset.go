@@ -1105,8 +1105,8 @@ func zrandmemberWithCount(c *Ctx, l int64, withscores bool) {
 		count := uint64(-l)
 		c.writeZArrayLen(int(count), withscores)
 		if z.sl == nil {
-			offs := make([]int, 0, z.n)
-			for off := 0; off < len(z.lp); off = lpSkip(z.lp, off) {
+			offs := make([]int, 0, size)
+			for off := lpHdr; off < len(z.lp); off = lpSkip(z.lp, off) {
 				offs = append(offs, off)
 			}
 			for ; count > 0; count-- {

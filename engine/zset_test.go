@@ -772,3 +772,30 @@ func TestZsetListpackEntries(t *testing.T) {
 		t.Fatalf("not empty: %d %d", v.Len(), len(v.lp))
 	}
 }
+
+// TestZsetListpackScores checks the compact score encoding round trip.
+func TestZsetListpackScores(t *testing.T) {
+	vals := []float64{0, 1, -1, 63, 64, -64, -65, 1 << 20, -(1 << 30), 1<<53 - 1, -(1<<53 - 1), 1 << 53, -(1 << 53),
+		1 << 62, 1.5, -0.25, 0.1, 1e20, 1e-300, 5e-324, inf, -inf, 123456789.125, 3.4028234663852886e38, 1.7976931348623157e308}
+	for _, s := range vals {
+		var buf [16]byte
+		n := lpPutScore(buf[:], s)
+		if n != lpScoreSize(s) {
+			t.Errorf("%v: wrote %d bytes, size says %d", s, n, lpScoreSize(s))
+		}
+		got, m := lpScore(buf[:])
+		if got != s || m != n || lpScoreLen(buf[:]) != n {
+			t.Errorf("%v: decoded %v in %d bytes (wrote %d)", s, got, m, n)
+		}
+	}
+	var buf [16]byte
+	lpPutScore(buf[:], negZeroF())
+	if got, _ := lpScore(buf[:]); got != 0 || 1/got < 0 {
+		t.Errorf("-0 decoded as %v, want +0 as Redis's listpack", got)
+	}
+	if lpScoreSize(3) != 1 || lpScoreSize(1.5) != 5 || lpScoreSize(0.1) != 9 {
+		t.Errorf("sizes: %d %d %d", lpScoreSize(3), lpScoreSize(1.5), lpScoreSize(0.1))
+	}
+}
+
+func negZeroF() float64 { z := 0.0; return -z }

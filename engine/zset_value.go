@@ -24,8 +24,7 @@ import (
 // except that results built by ZRANGESTORE, ZUNIONSTORE... are created
 // compact when small.
 type zsetValue struct {
-	lp []byte
-	n  int
+	lp []byte // listpack: a 4-byte element count, then the entries
 	sl *zsetSkiplist
 }
 
@@ -40,7 +39,21 @@ func (v *zsetValue) Len() int {
 	if v.sl != nil {
 		return v.sl.tree.length
 	}
-	return v.n
+	return v.lpCount()
+}
+
+// lpHdr is the size of the listpack header, the element count.
+const lpHdr = 4
+
+func (v *zsetValue) lpCount() int {
+	if len(v.lp) < lpHdr {
+		return 0
+	}
+	return int(binary.LittleEndian.Uint32(v.lp))
+}
+
+func (v *zsetValue) lpAddCount(d int) {
+	binary.LittleEndian.PutUint32(v.lp, uint32(v.lpCount()+d))
 }
 
 // encodingName returns what OBJECT ENCODING says for this value.
@@ -54,7 +67,7 @@ func (v *zsetValue) encodingName() string {
 // clone returns a deep copy (COPY).
 func (v *zsetValue) clone() *zsetValue {
 	if v.sl == nil {
-		return &zsetValue{lp: bytes.Clone(v.lp), n: v.n}
+		return &zsetValue{lp: bytes.Clone(v.lp)}
 	}
 	ents := make([]zent, 0, v.sl.tree.length)
 	v.sl.tree.each(func(e *zent) bool {
@@ -95,19 +108,33 @@ func newZsetFromSorted(db *DB, ents []zent) *zsetValue {
 	maxLen, total := 0, 0
 	for i := range ents {
 		maxLen = max(maxLen, len(ents[i].member))
-		total += lpEntrySize(len(ents[i].member))
+		total += lpEntrySize(len(ents[i].member), ents[i].score)
 	}
 	if len(ents) <= db.cfg.ZSetMaxListpackEntries && maxLen <= db.cfg.ZSetMaxListpackValue {
-		lp := make([]byte, 0, total)
+		lp := make([]byte, lpHdr, allocCap(lpHdr+total))
+		binary.LittleEndian.PutUint32(lp, uint32(len(ents)))
 		for i := range ents {
 			lp = lpAppendEntry(lp, unsafeBytes(ents[i].member), ents[i].score)
 		}
-		return &zsetValue{lp: lp, n: len(ents)}
+		return &zsetValue{lp: lp}
 	}
 	return &zsetValue{sl: newZsetSkiplist(db.seed, ents)}
 }
 
 // ---- listpack entries ----
+//
+// An entry is uvarint(len) | member | score | trailer. The score is, as in
+// Redis's listpack, compact when it is an integer: uvarint(zigzag(v) << 1)
+// for integral scores below 2^53 in magnitude (so -0 is stored as 0, as
+// Redis's zzlInsertAt does with double2ll), else the byte 0x03 and a
+// float32 when that is exact, else the byte 0x01 and the float64. The
+// trailer is the size of the rest of the entry as a uvarint with its bytes
+// reversed, so the list can be walked backwards.
+
+const (
+	lpScoreF64 = 0x01
+	lpScoreF32 = 0x03
+)
 
 func uvarintLen(x int) int {
 	n := 1
@@ -118,31 +145,99 @@ func uvarintLen(x int) int {
 	return n
 }
 
-func lpEntrySize(memberLen int) int { return 2*uvarintLen(memberLen) + memberLen + 8 }
+// lpScoreInt reports whether s is stored as an integer, and its zigzag
+// code shifted left.
+func lpScoreInt(s float64) (uint64, bool) {
+	if s > -(1<<53) && s < 1<<53 && s == math.Trunc(s) {
+		v := int64(s)
+		return uint64((v<<1)^(v>>63)) << 1, true
+	}
+	return 0, false
+}
 
-func lpPutEntry(dst []byte, member []byte, score float64) {
-	L := len(member)
-	k := binary.PutUvarint(dst, uint64(L))
-	copy(dst[k:], member)
-	// The listpack stores integral scores as integers, which turns -0
-	// into 0 (Redis's zzlInsertAt with double2ll).
-	if score == 0 {
-		score = 0
+func lpScoreSize(s float64) int {
+	if u, ok := lpScoreInt(s); ok {
+		return uvarintLen(int(u))
 	}
-	binary.LittleEndian.PutUint64(dst[k+L:], math.Float64bits(score))
-	// The length again, its groups reversed, for walking backwards.
+	if float64(float32(s)) == s {
+		return 5
+	}
+	return 9
+}
+
+func lpPutScore(dst []byte, s float64) int {
+	if u, ok := lpScoreInt(s); ok {
+		return binary.PutUvarint(dst, u)
+	}
+	if f := float32(s); float64(f) == s {
+		dst[0] = lpScoreF32
+		binary.LittleEndian.PutUint32(dst[1:], math.Float32bits(f))
+		return 5
+	}
+	dst[0] = lpScoreF64
+	binary.LittleEndian.PutUint64(dst[1:], math.Float64bits(s))
+	return 9
+}
+
+// lpScore decodes the score at the start of b and returns its size.
+func lpScore(b []byte) (float64, int) {
+	// Integers are even, the two tags odd.
+	switch c := b[0]; {
+	case c == lpScoreF64:
+		return math.Float64frombits(binary.LittleEndian.Uint64(b[1:])), 9
+	case c == lpScoreF32:
+		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b[1:]))), 5
+	case c < 0x80:
+		z := uint64(c) >> 1
+		return float64(int64(z>>1) ^ -int64(z&1)), 1
+	}
+	u, n := binary.Uvarint(b)
+	z := u >> 1
+	return float64(int64(z>>1) ^ -int64(z&1)), n
+}
+
+// lpScoreLen returns the size of the score at the start of b.
+func lpScoreLen(b []byte) int {
+	switch c := b[0]; {
+	case c == lpScoreF64:
+		return 9
+	case c == lpScoreF32:
+		return 5
+	case c < 0x80:
+		return 1
+	}
+	n := 1
+	for b[n-1] >= 0x80 {
+		n++
+	}
+	return n
+}
+
+func lpEntrySize(memberLen int, score float64) int {
+	t := uvarintLen(memberLen) + memberLen + lpScoreSize(score)
+	return t + uvarintLen(t)
+}
+
+// lpPutEntry writes an entry at the start of dst and returns its size.
+func lpPutEntry(dst []byte, member []byte, score float64) int {
+	k := binary.PutUvarint(dst, uint64(len(member)))
+	k += copy(dst[k:], member)
+	k += lpPutScore(dst[k:], score)
+	if k < 0x80 {
+		dst[k] = byte(k)
+		return k + 1
+	}
 	var tmp [binary.MaxVarintLen64]byte
-	binary.PutUvarint(tmp[:], uint64(L))
-	end := k + L + 8 + k
-	for i := 0; i < k; i++ {
-		dst[end-1-i] = tmp[i]
+	n := binary.PutUvarint(tmp[:], uint64(k))
+	for i := 0; i < n; i++ {
+		dst[k+n-1-i] = tmp[i]
 	}
+	return k + n
 }
 
 func lpAppendEntry(lp []byte, member []byte, score float64) []byte {
-	size := lpEntrySize(len(member))
 	n := len(lp)
-	lp = lp[:n+size]
+	lp = lp[:n+lpEntrySize(len(member), score)]
 	lpPutEntry(lp[n:], member, score)
 	return lp
 }
@@ -156,19 +251,36 @@ func lpHead(lp []byte, off int) (memberLen, k int) {
 	return int(v), k
 }
 
+// lpTail returns the offset after an entry whose body (header, member,
+// score) of size t ends at p.
+func lpTail(p, t int) int {
+	if t < 0x80 {
+		return p + 1
+	}
+	return p + uvarintLen(t)
+}
+
 // lpEntry returns the entry at off and the offset of the next one.
 func lpEntry(lp []byte, off int) (member []byte, score float64, next int) {
 	L, k := lpHead(lp, off)
 	m := off + k
-	score = math.Float64frombits(binary.LittleEndian.Uint64(lp[m+L:]))
-	return lp[m : m+L : m+L], score, m + L + 8 + k
+	score, sl := lpScore(lp[m+L:])
+	return lp[m : m+L : m+L], score, lpTail(m+L+sl, k+L+sl)
+}
+
+// lpSkip returns the offset of the entry after the one at off.
+func lpSkip(lp []byte, off int) int {
+	L, k := lpHead(lp, off)
+	p := off + k + L
+	sl := lpScoreLen(lp[p:])
+	return lpTail(p+sl, k+L+sl)
 }
 
 // lpPrev returns the offset of the entry that ends at end.
 func lpPrev(lp []byte, end int) int {
 	b := lp[end-1]
 	if b < 0x80 {
-		return end - (2 + int(b) + 8)
+		return end - 1 - int(b)
 	}
 	var v uint64
 	k, shift := 0, 0
@@ -181,20 +293,22 @@ func lpPrev(lp []byte, end int) int {
 		}
 		shift += 7
 	}
-	return end - (2*k + int(v) + 8)
+	return end - k - int(v)
 }
 
 // lpFind returns the offset, rank and score of member in the listpack.
 func (v *zsetValue) lpFind(member []byte) (off, rank int, score float64, ok bool) {
 	lp := v.lp
-	for off < len(lp) {
+	for off = lpHdr; off < len(lp); {
 		L, k := lpHead(lp, off)
 		m := off + k
 		// The last byte first: members often share a prefix.
 		if L == len(member) && (L == 0 || lp[m+L-1] == member[L-1]) && string(lp[m:m+L]) == unsafeString(member) {
-			return off, rank, math.Float64frombits(binary.LittleEndian.Uint64(lp[m+L:])), true
+			s, _ := lpScore(lp[m+L:])
+			return off, rank, s, true
 		}
-		off = m + L + 8 + k
+		sl := lpScoreLen(lp[m+L:])
+		off = lpTail(m+L+sl, k+L+sl)
 		rank++
 	}
 	return 0, 0, 0, false
@@ -202,27 +316,58 @@ func (v *zsetValue) lpFind(member []byte) (off, rank int, score float64, ok bool
 
 // lpSeek returns the offset of the entry of the given rank (in [0, n)).
 func (v *zsetValue) lpSeek(rank int) int {
-	if rank <= v.n/2 {
-		off := 0
+	n := v.lpCount()
+	if rank <= n/2 {
+		off := lpHdr
 		for ; rank > 0; rank-- {
-			L, k := lpHead(v.lp, off)
-			off += 2*k + L + 8
+			off = lpSkip(v.lp, off)
 		}
 		return off
 	}
 	off := len(v.lp)
-	for r := v.n; r > rank; r-- {
+	for r := n; r > rank; r-- {
 		off = lpPrev(v.lp, off)
 	}
 	return off
 }
 
+// allocSizes are the Go allocator's size classes: a byte slice gets the
+// capacity of its whole class for free.
+var allocSizes = [...]int{8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256,
+	288, 320, 352, 384, 416, 448, 480, 512, 576, 640, 704, 768, 896, 1024, 1152, 1280, 1408, 1536, 1792,
+	2048, 2304, 2688, 3072, 3200, 3456, 4096, 4864, 5376, 6144, 6528, 6784, 6912, 8192, 9472, 9728, 10240,
+	10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768}
+
+// allocCap returns the capacity to allocate for n bytes: the size class
+// holding n, or whole pages above the largest class.
+func allocCap(n int) int {
+	if n > allocSizes[len(allocSizes)-1] {
+		return (n + 8191) &^ 8191
+	}
+	lo, hi := 0, len(allocSizes)-1
+	for lo < hi {
+		m := (lo + hi) / 2
+		if allocSizes[m] < n {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return allocSizes[lo]
+}
+
+// lpGrow makes room for extra bytes. Like Redis's listpack (realloc'd at
+// each insert by jemalloc), the buffer stays close to its size.
 func (v *zsetValue) lpGrow(extra int) {
+	if len(v.lp) == 0 {
+		v.lp = make([]byte, lpHdr, allocCap(lpHdr+extra))
+		return
+	}
 	need := len(v.lp) + extra
 	if need <= cap(v.lp) {
 		return
 	}
-	nl := make([]byte, len(v.lp), need+need/8+16)
+	nl := make([]byte, len(v.lp), allocCap(need+need/16))
 	copy(nl, v.lp)
 	v.lp = nl
 }
@@ -234,29 +379,27 @@ func (v *zsetValue) lpLocate(member []byte, score float64) (off int, cur float64
 	lp := v.lp
 	ins = -1
 	key := unsafeString(member)
-	for off < len(lp) {
+	for off = lpHdr; off < len(lp); {
 		L, k := lpHead(lp, off)
 		m := off + k
-		if ins < 0 {
-			s := math.Float64frombits(binary.LittleEndian.Uint64(lp[m+L:]))
-			if !(s < score || (s == score && string(lp[m:m+L]) < key)) {
-				ins = off
-			}
+		s, sl := lpScore(lp[m+L:])
+		if ins < 0 && !(s < score || (s == score && string(lp[m:m+L]) < key)) {
+			ins = off
 		}
 		if L == len(member) && (L == 0 || lp[m+L-1] == member[L-1]) && string(lp[m:m+L]) == key {
-			return off, math.Float64frombits(binary.LittleEndian.Uint64(lp[m+L:])), true, 0
+			return off, s, true, 0
 		}
-		off = m + L + 8 + k
+		off = lpTail(m+L+sl, k+L+sl)
 	}
 	if ins < 0 {
-		ins = len(lp)
+		ins = max(len(lp), lpHdr)
 	}
 	return 0, 0, false, ins
 }
 
 // lpInsert adds an element, which must not be present.
 func (v *zsetValue) lpInsert(score float64, member []byte) {
-	off := 0
+	off := lpHdr
 	for off < len(v.lp) {
 		m, s, next := lpEntry(v.lp, off)
 		if !zless(s, unsafeString(m), score, unsafeString(member)) {
@@ -269,22 +412,26 @@ func (v *zsetValue) lpInsert(score float64, member []byte) {
 
 // lpInsertAt inserts an element at offset off, which must be its place.
 func (v *zsetValue) lpInsertAt(off int, score float64, member []byte) {
-	size := lpEntrySize(len(member))
+	size := lpEntrySize(len(member), score)
 	v.lpGrow(size)
 	n := len(v.lp)
 	v.lp = v.lp[:n+size]
 	copy(v.lp[off+size:], v.lp[off:n])
 	lpPutEntry(v.lp[off:], member, score)
-	v.n++
+	v.lpAddCount(1)
 }
 
 // lpDeleteBytes removes the entries in lp[from:to], count of them.
 func (v *zsetValue) lpDeleteBytes(from, to, count int) {
 	n := copy(v.lp[from:], v.lp[to:])
 	v.lp = v.lp[:from+n]
-	v.n -= count
+	v.lpAddCount(-count)
+	if len(v.lp) == lpHdr {
+		v.lp = nil
+		return
+	}
 	if cap(v.lp) > 256 && cap(v.lp) > 2*len(v.lp) {
-		v.lp = append(make([]byte, 0, len(v.lp)+len(v.lp)/8+16), v.lp...)
+		v.lp = append(make([]byte, 0, allocCap(len(v.lp)+len(v.lp)/16)), v.lp...)
 	}
 }
 
@@ -331,7 +478,7 @@ func (v *zsetValue) remove(member []byte) bool {
 		if !ok {
 			return false
 		}
-		v.lpDeleteBytes(off, off+lpEntrySize(len(member)), 1)
+		v.lpDeleteBytes(off, lpSkip(v.lp, off), 1)
 		return true
 	}
 	key := unsafeString(member)
@@ -350,14 +497,14 @@ func (v *zsetValue) convertToSkiplist(seed uint64) {
 	if v.sl != nil {
 		return
 	}
-	ents := make([]zent, 0, v.n)
-	for off := 0; off < len(v.lp); {
+	ents := make([]zent, 0, v.lpCount())
+	for off := lpHdr; off < len(v.lp); {
 		m, s, next := lpEntry(v.lp, off)
 		ents = append(ents, zent{member: string(m), score: s})
 		off = next
 	}
 	v.sl = newZsetSkiplist(seed, ents)
-	v.lp, v.n = nil, 0
+	v.lp = nil
 }
 
 // Flags of zsetAdd, as Redis's ZADD_IN_* and ZADD_OUT_*.
@@ -411,7 +558,7 @@ func (v *zsetValue) add(db *DB, score float64, member []byte, flags int) (out in
 			return 0, score
 		}
 		if v.sl == nil {
-			v.lpDeleteBytes(lpOff, lpOff+lpEntrySize(len(member)), 1)
+			v.lpDeleteBytes(lpOff, lpSkip(v.lp, lpOff), 1)
 			v.lpInsert(score, member)
 		} else {
 			v.sl.updateScore(member, cur, score)
@@ -422,7 +569,7 @@ func (v *zsetValue) add(db *DB, score float64, member []byte, flags int) (out in
 		return zaddOutNop, 0
 	}
 	if v.sl == nil {
-		if v.n+1 > db.cfg.ZSetMaxListpackEntries || len(member) > db.cfg.ZSetMaxListpackValue {
+		if v.lpCount()+1 > db.cfg.ZSetMaxListpackEntries || len(member) > db.cfg.ZSetMaxListpackValue {
 			v.convertToSkiplist(db.seed)
 		} else {
 			v.lpInsertAt(lpIns, score, member)
@@ -537,8 +684,7 @@ func (it *zsetIter) next() {
 		it.pos.next()
 		return
 	}
-	L, k := lpHead(it.lp, it.off)
-	it.off += 2*k + L + 8
+	it.off = lpSkip(it.lp, it.off)
 }
 
 func (it *zsetIter) prev() {
@@ -546,7 +692,7 @@ func (it *zsetIter) prev() {
 		it.pos.prev()
 		return
 	}
-	if it.off == 0 {
+	if it.off == lpHdr {
 		it.off = -1
 		return
 	}
@@ -559,7 +705,7 @@ func (v *zsetValue) each(fn func(member []byte, score float64) bool) {
 		v.sl.tree.each(func(e *zent) bool { return fn(unsafeBytes(e.member), e.score) })
 		return
 	}
-	for off := 0; off < len(v.lp); {
+	for off := lpHdr; off < len(v.lp); {
 		m, s, next := lpEntry(v.lp, off)
 		if !fn(m, s) {
 			return
@@ -581,8 +727,7 @@ func (v *zsetValue) deleteRange(first, last int) int {
 		from := v.lpSeek(first)
 		to := from
 		for i := 0; i < count; i++ {
-			L, k := lpHead(v.lp, to)
-			to += 2*k + L + 8
+			to = lpSkip(v.lp, to)
 		}
 		v.lpDeleteBytes(from, to, count)
 		return count
@@ -651,7 +796,7 @@ func (v *zsetValue) seekRank(pred func(member []byte, score float64) bool) int {
 		return v.sl.tree.seek(func(e *zent) bool { return pred(unsafeBytes(e.member), e.score) })
 	}
 	r := 0
-	for off := 0; off < len(v.lp); r++ {
+	for off := lpHdr; off < len(v.lp); r++ {
 		m, s, next := lpEntry(v.lp, off)
 		if pred(m, s) {
 			break
@@ -744,12 +889,12 @@ func (v *zsetValue) lexRange(r *zlexRange, reverse bool) (first, last int) {
 	}
 	// As zzlIsInLexRange: the last element must be >= min, the first <= max.
 	lm, _, _ := lpEntry(v.lp, lpPrev(v.lp, len(v.lp)))
-	fm, _, _ := lpEntry(v.lp, 0)
+	fm, _, _ := lpEntry(v.lp, lpHdr)
 	if !r.gteMin(unsafeString(lm)) || !r.lteMax(unsafeString(fm)) {
 		return 0, -1
 	}
 	if !reverse {
-		off, rank := 0, 0
+		off, rank := lpHdr, 0
 		for off < len(v.lp) {
 			m, _, next := lpEntry(v.lp, off)
 			if r.gteMin(unsafeString(m)) {
@@ -774,7 +919,7 @@ func (v *zsetValue) lexRange(r *zlexRange, reverse bool) (first, last int) {
 		return first, last
 	}
 	off, rank := len(v.lp), n
-	for off > 0 {
+	for off > lpHdr {
 		off = lpPrev(v.lp, off)
 		rank--
 		m, _, _ := lpEntry(v.lp, off)
@@ -783,7 +928,7 @@ func (v *zsetValue) lexRange(r *zlexRange, reverse bool) (first, last int) {
 				return 0, -1
 			}
 			first, last = rank, rank
-			for off > 0 {
+			for off > lpHdr {
 				off = lpPrev(v.lp, off)
 				m, _, _ := lpEntry(v.lp, off)
 				if !r.gteMin(unsafeString(m)) {
@@ -797,8 +942,3 @@ func (v *zsetValue) lexRange(r *zlexRange, reverse bool) (first, last int) {
 	return 0, -1
 }
 
-// lpSkip returns the offset of the entry after the one at off.
-func lpSkip(lp []byte, off int) int {
-	L, k := lpHead(lp, off)
-	return off + 2*k + L + 8
-}
