@@ -1169,9 +1169,9 @@ func zrandRanks(c *Ctx, size, count int) []int {
 
 // ---- ZSCAN ----
 
-// parseScanCursor parses a SCAN cursor as Redis (strtoul: an optional sign,
+// zscanParseCursor parses a SCAN cursor as Redis (strtoul: an optional sign,
 // a negative cursor wraps around; "" is 0).
-func parseScanCursor(b []byte) (uint64, bool) {
+func zscanParseCursor(b []byte) (uint64, bool) {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
@@ -1219,7 +1219,7 @@ func appendListpackScore(b []byte, s float64) []byte {
 // cmdZSCAN: ZSCAN key cursor [MATCH pattern] [COUNT count]
 func cmdZSCAN(c *Ctx) {
 	args := c.Args
-	cursor, ok := parseScanCursor(args[2])
+	cursor, ok := zscanParseCursor(args[2])
 	if !ok {
 		c.err(ErrInvalidCursor)
 		return

@@ -136,7 +136,7 @@ const (
 	lpScoreF32 = 0x03
 )
 
-func uvarintLen(x int) int {
+func lpVarintLen(x int) int {
 	n := 1
 	for x >= 0x80 {
 		x >>= 7
@@ -157,7 +157,7 @@ func lpScoreInt(s float64) (uint64, bool) {
 
 func lpScoreSize(s float64) int {
 	if u, ok := lpScoreInt(s); ok {
-		return uvarintLen(int(u))
+		return lpVarintLen(int(u))
 	}
 	if float64(float32(s)) == s {
 		return 5
@@ -214,8 +214,8 @@ func lpScoreLen(b []byte) int {
 }
 
 func lpEntrySize(memberLen int, score float64) int {
-	t := uvarintLen(memberLen) + memberLen + lpScoreSize(score)
-	return t + uvarintLen(t)
+	t := lpVarintLen(memberLen) + memberLen + lpScoreSize(score)
+	return t + lpVarintLen(t)
 }
 
 // lpPutEntry writes an entry at the start of dst and returns its size.
@@ -257,7 +257,7 @@ func lpTail(p, t int) int {
 	if t < 0x80 {
 		return p + 1
 	}
-	return p + uvarintLen(t)
+	return p + lpVarintLen(t)
 }
 
 // lpEntry returns the entry at off and the offset of the next one.
