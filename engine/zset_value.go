@@ -941,4 +941,3 @@ func (v *zsetValue) lexRange(r *zlexRange, reverse bool) (first, last int) {
 	}
 	return 0, -1
 }
-
