@@ -809,3 +809,69 @@ func TestZsetSetInputs(t *testing.T) {
 	}
 	runScript(t, "testdata/zset_setinputs.script")
 }
+
+// TestZsetConcurrentReads runs the read paths of both encodings from
+// several goroutines at once, as the server does under its read lock; with
+// -race it finds any hidden write. It calls the value's methods directly:
+// going through the commands would also exercise DB.lookupRead, which
+// copies the object while other readers update its access time.
+func TestZsetConcurrentReads(t *testing.T) {
+	db := New(1)
+	small := []string{"ZADD", "small"}
+	big := []string{"ZADD", "big"}
+	for i := 0; i < 300; i++ {
+		if i < 50 {
+			small = append(small, strconv.Itoa(i%7), "m"+strconv.Itoa(i))
+		}
+		big = append(big, strconv.Itoa(i%13), "m"+strconv.Itoa(i))
+	}
+	zdo(t, db, small...)
+	zdo(t, db, big...)
+	var vals []*zsetValue
+	for _, k := range []string{"small", "big"} {
+		o, _ := db.peek([]byte(k), 0)
+		vals = append(vals, collection[zsetValue](o))
+	}
+	read := func(z *zsetValue) string {
+		var b strings.Builder
+		w := &textWriter{proto: 3}
+		c := &Ctx{DB: db, W: w}
+		c.writeZRanks(z, 3, z.Len()-2, true, true)
+		b.WriteString(w.String())
+		sr := zscoreRange{min: 1, max: 5, minex: true}
+		f, l := z.scoreRange(&sr)
+		lr := zlexRange{min: zlexBound{s: "m1"}, max: zlexBound{s: "m3", ex: true}}
+		f2, l2 := z.lexRange(&lr, false)
+		f3, l3 := z.lexRange(&lr, true)
+		s, _ := z.score([]byte("m7"))
+		r, _ := z.rankOf([]byte("m20"))
+		fmt.Fprint(&b, f, l, f2, l2, f3, l3, s, r)
+		z.each(func(m []byte, s float64) bool { b.Write(m); return true })
+		if z.sl != nil {
+			z.sl.dict.Scan(0, 50, func(k string, v *float64) { b.WriteString(k) })
+		}
+		src := zopSrc{z: z, weight: 1}
+		src.each(func(m string, _ bool, s float64) { b.WriteString(m) })
+		return b.String()
+	}
+	want := []string{read(vals[0]), read(vals[1])}
+	done := make(chan string)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for k := 0; k < 30; k++ {
+				for i, z := range vals {
+					if got := read(z); got != want[i] {
+						done <- "concurrent read differs"
+						return
+					}
+				}
+			}
+			done <- ""
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if msg := <-done; msg != "" {
+			t.Error(msg)
+		}
+	}
+}
