@@ -11,10 +11,9 @@ import (
 // zsetValue is the value of a zset key, in one of Redis's two encodings:
 //
 //   - "listpack" (sl == nil): the elements sorted by (score, member) in one
-//     byte slice, each entry being
-//     uvarint(len) | member | score (8 bytes, little endian) | reversed uvarint(len),
-//     so the list can be walked both ways. Lookups are linear, as in Redis;
-//     the encoding is used while the set is small.
+//     byte slice, after a 4-byte count (see "listpack entries" below for
+//     the format). Lookups are linear, as in Redis; the encoding is used
+//     while the set is small.
 //   - "skiplist" (sl != nil): a Dict from member to score plus an ordered
 //     index with ranks (zbt), sharing the member strings.
 //
@@ -69,9 +68,10 @@ func (v *zsetValue) clone() *zsetValue {
 	if v.sl == nil {
 		return &zsetValue{lp: bytes.Clone(v.lp)}
 	}
+	// Member strings are immutable: the copy shares them.
 	ents := make([]zent, 0, v.sl.tree.length)
 	v.sl.tree.each(func(e *zent) bool {
-		ents = append(ents, zent{member: strings.Clone(e.member), score: e.score})
+		ents = append(ents, *e)
 		return true
 	})
 	return &zsetValue{sl: newZsetSkiplist(v.sl.dict.seed, ents)}
