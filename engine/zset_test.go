@@ -875,3 +875,15 @@ func TestZsetConcurrentReads(t *testing.T) {
 		}
 	}
 }
+
+// TestZsetEncodingScript runs testdata/zset_encoding.script (OBJECT
+// ENCODING at the thresholds, checked against Redis) when the keyspace
+// commands it uses are registered: they are implemented on another branch.
+func TestZsetEncodingScript(t *testing.T) {
+	for _, cmd := range []string{"object", "copy", "type", "del"} {
+		if Lookup(cmd) == nil {
+			t.Skip(strings.ToUpper(cmd) + " is not registered on this branch")
+		}
+	}
+	runScript(t, "testdata/zset_encoding.script")
+}
