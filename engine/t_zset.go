@@ -51,19 +51,19 @@ func init() {
 
 // Error texts of the sorted set commands.
 const (
-	ErrZsetNaN         = "ERR resulting score is not a number (NaN)"
-	ErrZaddXXNX        = "ERR XX and NX options at the same time are not compatible"
-	ErrZaddGTLTNX      = "ERR GT, LT, and/or NX options at the same time are not compatible"
-	ErrZaddIncrPair    = "ERR INCR option supports a single increment-element pair"
-	ErrZrangeLimit     = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
-	ErrZrangeLexScores = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
-	ErrWeightFloat     = "ERR weight value is not a float"
-	ErrLimitNegative   = "ERR LIMIT can't be negative"
-	ErrNumkeysPositive = "ERR numkeys should be greater than 0"
-	ErrCountPositive   = "ERR count should be greater than 0"
-	ErrRandCountRange  = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-	ErrValueRange      = "ERR value is out of range"
-	ErrInvalidCursor   = "ERR invalid cursor"
+	errZsetNaN         = "ERR resulting score is not a number (NaN)"
+	errZaddXXNX        = "ERR XX and NX options at the same time are not compatible"
+	errZaddGTLTNX      = "ERR GT, LT, and/or NX options at the same time are not compatible"
+	errZaddIncrPair    = "ERR INCR option supports a single increment-element pair"
+	errZrangeLimit     = "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+	errZrangeLexScores = "ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+	errZWeightFloat    = "ERR weight value is not a float"
+	errZLimitNegative  = "ERR LIMIT can't be negative"
+	errZNumkeys        = "ERR numkeys should be greater than 0"
+	errZCount          = "ERR count should be greater than 0"
+	errZRandCountRange = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+	errZValueRange     = "ERR value is out of range"
+	errZInvalidCursor  = "ERR invalid cursor"
 )
 
 // ---- number parsing ----
@@ -341,15 +341,15 @@ parse:
 	}
 	elements /= 2
 	if nx && xx {
-		c.err(ErrZaddXXNX)
+		c.err(errZaddXXNX)
 		return
 	}
 	if (gt && nx) || (lt && nx) || (gt && lt) {
-		c.err(ErrZaddGTLTNX)
+		c.err(errZaddGTLTNX)
 		return
 	}
 	if incr && elements > 1 {
-		c.err(ErrZaddIncrPair)
+		c.err(errZaddIncrPair)
 		return
 	}
 	var buf [16]float64
@@ -390,7 +390,7 @@ parse:
 		out, ns := z.add(c.DB, scores[j], args[scoreIdx+1+2*j], flags)
 		if out&zaddOutNaN != 0 {
 			// Only INCR of a single element gets here, before any change.
-			c.err(ErrZsetNaN)
+			c.err(errZsetNaN)
 			return
 		}
 		if out&zaddOutAdded != 0 {
@@ -625,11 +625,11 @@ func zrangeGeneric(c *Ctx, argStart int, dst []byte, rtype, dir int) {
 		rtype = zrangeRank
 	}
 	if limit != -1 && rtype == zrangeRank {
-		c.err(ErrZrangeLimit)
+		c.err(errZrangeLimit)
 		return
 	}
 	if withscores && rtype == zrangeLex {
-		c.err(ErrZrangeLexScores)
+		c.err(errZrangeLexScores)
 		return
 	}
 	reverse := dir == zdirReverse
@@ -998,7 +998,7 @@ func zmpopGeneric(c *Ctx, numkeysIdx int, block bool) {
 	args := c.Args
 	numkeys, ok := parseInt(args[numkeysIdx])
 	if !ok || numkeys < 1 {
-		c.err(ErrNumkeysPositive)
+		c.err(errZNumkeys)
 		return
 	}
 	if numkeys >= int64(len(args)) {
@@ -1025,7 +1025,7 @@ func zmpopGeneric(c *Ctx, numkeysIdx int, block bool) {
 			j++
 			v, ok := parseInt(args[j])
 			if !ok || v < 1 {
-				c.err(ErrCountPositive)
+				c.err(errZCount)
 				return
 			}
 			count = v
@@ -1057,7 +1057,7 @@ func cmdZRANDMEMBER(c *Ctx) {
 			return
 		}
 		if l == math.MinInt64 {
-			c.err(ErrRandCountRange)
+			c.err(errZRandCountRange)
 			return
 		}
 		withscores := false
@@ -1068,7 +1068,7 @@ func cmdZRANDMEMBER(c *Ctx) {
 		if len(args) == 4 {
 			withscores = true
 			if l < -math.MaxInt64/2 || l > math.MaxInt64/2 {
-				c.err(ErrValueRange)
+				c.err(errZValueRange)
 				return
 			}
 		}
@@ -1221,7 +1221,7 @@ func cmdZSCAN(c *Ctx) {
 	args := c.Args
 	cursor, ok := zscanParseCursor(args[2])
 	if !ok {
-		c.err(ErrInvalidCursor)
+		c.err(errZInvalidCursor)
 		return
 	}
 	o, ok := c.readType(args[1], TypeZSet)
@@ -1457,7 +1457,7 @@ func zsetOpGeneric(c *Ctx, dst []byte, numkeysIdx int, op int, cardOnly bool, na
 			for i := range srcs {
 				w, ok := zparseScore(args[j])
 				if !ok {
-					c.err(ErrWeightFloat)
+					c.err(errZWeightFloat)
 					return
 				}
 				srcs[i].weight = w
@@ -1483,7 +1483,7 @@ func zsetOpGeneric(c *Ctx, dst []byte, numkeysIdx int, op int, cardOnly bool, na
 		case cardOnly && remaining >= 2 && c.isArg(j, "limit"):
 			v, ok := parseInt(args[j+1])
 			if !ok || v < 0 {
-				c.err(ErrLimitNegative)
+				c.err(errZLimitNegative)
 				return
 			}
 			limit = v
