@@ -139,20 +139,22 @@ func (c *conn) serve() {
 		} else {
 			c.nc.SetReadDeadline(time.Time{})
 		}
-		c.rd.SetAuthenticated(c.authed)
-		cmds, err := c.rd.ReadCommands()
+		c.rd.SetAuthRequired(!c.authed)
+		reqs, err := c.rd.ReadCommands()
 		if err != nil {
 			var perr *proto.ProtocolError
+			var qerr *proto.QueryBufferError
 			if errors.As(err, &perr) {
 				c.w.WriteError("ERR " + perr.Error())
 				c.flush()
 				c.s.log.Debug("protocol error", "client", c.addr, "err", err)
-			} else if errors.Is(err, proto.ErrQueryBufferLimit) {
-				c.s.log.Warn("closing client that reached max query buffer length", "client", c.addr)
+			} else if errors.As(err, &qerr) {
+				c.s.log.Warn("closing client that reached max query buffer length", "client", c.addr, "len", qerr.Len)
 			}
 			return
 		}
-		for _, args := range cmds {
+		for i := range reqs {
+			args := reqs[i].Args
 			c.s.stats.netIn.Add(int64(argsSize(args)))
 			c.dispatch(args)
 			if c.closeAfter || c.killed.Load() {

@@ -3,6 +3,7 @@ package cluster
 import (
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/flotilla-db/flotilla/engine"
@@ -23,18 +24,26 @@ type handlerTable struct {
 	data   []engine.Handler
 }
 
-var handlersByID handlerTable
+var (
+	handlersByID     handlerTable
+	handlerTableOnce sync.Once
+)
 
 func buildHandlerTable() {
 	n := proto.NumCommands()
 	handlersByID.server = make([]serverHandler, n)
 	handlersByID.data = make([]engine.Handler, n)
-	for _, cmd := range proto.All() {
+	for _, cmd := range proto.AllWithSubcommands() {
 		if h := serverHandlers[cmd.Name]; h != nil {
 			handlersByID.server[cmd.ID] = h
 			continue
 		}
-		handlersByID.data[cmd.ID] = engine.Lookup(cmd.Name)
+		h := engine.Lookup(cmd.Name)
+		if h == nil && cmd.Parent != nil {
+			// The engine answers some containers (OBJECT) whole.
+			h = engine.Lookup(cmd.Parent.Name)
+		}
+		handlersByID.data[cmd.ID] = h
 	}
 }
 
@@ -51,8 +60,22 @@ func allowedWhileSubscribed(name string) bool {
 // lookup and arity, authentication, pub/sub context, MULTI queueing, then
 // the command.
 func (c *conn) dispatch(args [][]byte) {
+	// Redis answers QUIT before looking it up, whatever its arguments.
+	if len(args[0]) == 4 && strings.EqualFold(string(args[0]), "quit") {
+		c.w.WriteOK()
+		c.closeAfter = true
+		return
+	}
 	cmd, errText := proto.Lookup(args)
 	if errText != "" {
+		if cmd != nil {
+			c.s.stats.cmd[cmd.ID].rejected.Add(1)
+			if cmd.Name == "exec" && c.multi != nil {
+				// "EXECABORT ... wrong number of arguments for 'exec'"
+				// also ends the transaction.
+				c.discardMulti()
+			}
+		}
 		c.rejectInMulti()
 		c.replyError(errText)
 		return

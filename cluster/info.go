@@ -409,7 +409,7 @@ func latencyBucket(us int64) int {
 	}
 	exp := 63 - bits.LeadingZeros64(uint64(us)) // us in [2^exp, 2^(exp+1))
 	sub := (us >> (exp - 2)) & 3                // the next two bits
-	b := int(4*(exp-1) + sub)
+	b := 4*(exp-1) + int(sub)
 	return min(b, latencyBuckets-1)
 }
 

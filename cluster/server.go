@@ -41,7 +41,7 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	limits atomic.Pointer[proto.Limits]
+	limits proto.Limits
 
 	mu struct {
 		sync.Mutex
@@ -84,6 +84,7 @@ func NewServer(cfg *Config, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	handlerTableOnce.Do(buildHandlerTable)
 	s := &Server{
 		cfg:     cfg,
 		log:     log,
@@ -122,11 +123,8 @@ func randomSeed() uint64 {
 
 // applyConfig pushes configuration to the parts that cache it.
 func (s *Server) applyConfig(names []string) {
-	s.limits.Store(&proto.Limits{
-		MaxBulkLen:       s.cfg.Int("proto-max-bulk-len"),
-		MaxMultibulkLen:  1024 * 1024,
-		QueryBufferLimit: s.cfg.Int("client-query-buffer-limit"),
-	})
+	s.limits.MaxBulkLen.Store(s.cfg.Int("proto-max-bulk-len"))
+	s.limits.QueryBufferLimit.Store(s.cfg.Int("client-query-buffer-limit"))
 	s.shard.BeginWrite()
 	s.shard.DB().SetConfig(s.cfg.EngineConfig())
 	s.shard.EndWrite()

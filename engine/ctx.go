@@ -178,15 +178,13 @@ func (c *Ctx) parseTimeout(arg []byte) (deadline int64, ok bool) {
 		c.err(ErrTimeout)
 		return 0, false
 	}
-	// As Redis's getTimeoutFromObjectOrReply: seconds to ms, rounded up.
+	// As Redis 7.0's getTimeoutFromObjectOrReply: seconds to ms, rounded
+	// up, cast to long long. A value beyond long long casts to LLONG_MIN on
+	// x86, hence "timeout is negative" for inf or 1e400; a deadline past
+	// the end of time blocks forever.
 	secs, _ := f.Float64()
-	ms := secs * 1000
-	if ms > math.MaxInt64 {
-		c.err(ErrTimeoutRange)
-		return 0, false
-	}
-	tval := math.Ceil(ms)
-	if tval < 0 {
+	tval := math.Ceil(secs * 1000)
+	if math.IsInf(tval, 0) || tval >= math.MaxInt64 || tval < 0 {
 		c.err(ErrTimeoutNegative)
 		return 0, false
 	}
@@ -194,8 +192,7 @@ func (c *Ctx) parseTimeout(arg []byte) (deadline int64, ok bool) {
 		return 0, true
 	}
 	if int64(tval) > math.MaxInt64-c.Now {
-		c.err(ErrTimeoutRange)
-		return 0, false
+		return 0, true
 	}
 	return c.Now + int64(tval), true
 }

@@ -155,7 +155,7 @@ func (db *DB) peek(key []byte, now int64) (object, bool) {
 	if ref == nil || sk.expired(k, ref, now) {
 		return object{}, false
 	}
-	return *ref, true
+	return ref.load(), true
 }
 
 // lookupRead returns the key's object for a read command: an expired key is
@@ -168,7 +168,7 @@ func (db *DB) lookupRead(key []byte, now int64) (object, bool) {
 		if ref := sk.keys.Ref(k); ref != nil && !sk.expired(k, ref, now) {
 			ref.touch(accessClock(now))
 			db.stats.Hits.Add(1)
-			return *ref, true
+			return ref.load(), true
 		}
 	}
 	db.stats.Misses.Add(1)
@@ -192,7 +192,7 @@ func (db *DB) lookupWrite(key []byte, now int64) (object, bool) {
 		return object{}, false
 	}
 	ref.touch(accessClock(now))
-	return *ref, true
+	return ref.load(), true
 }
 
 func (db *DB) deleteExpired(sk *slotKeys, key []byte) {

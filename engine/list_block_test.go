@@ -120,16 +120,15 @@ func TestListBlockErrors(t *testing.T) {
 		{[]string{"BRPOP", "a", ""}, "-" + ErrTimeout},
 		{[]string{"BRPOP", "a", "nan"}, "-" + ErrTimeout},
 		{[]string{"BLPOP", "a", " 1"}, "-" + ErrTimeout},
-		// Out of range as ctx.go's parseTimeout words it. (Redis 7.0.15
-		// itself says "timeout is negative" here: its cast of an
-		// out-of-range long double to long long gives LLONG_MIN.)
-		{[]string{"BLPOP", "a", "inf"}, "-" + ErrTimeoutRange},
-		{[]string{"BLPOP", "a", "9223372036854775807"}, "-" + ErrTimeoutRange},
+		// Redis 7.0.15 casts an out-of-range long double to LLONG_MIN.
+		{[]string{"BLPOP", "a", "inf"}, "-" + ErrTimeoutNegative},
+		{[]string{"BLPOP", "a", "9223372036854775807"}, "-" + ErrTimeoutNegative},
+		{[]string{"BLPOP", "a", "1e5000"}, "-" + ErrTimeout},
 		{[]string{"BLMOVE", "a", "b", "LEFT", "LEFT", "-1"}, "-" + ErrTimeoutNegative},
 		{[]string{"BLMOVE", "a", "b", "LEFT", "LEFT", "x"}, "-" + ErrTimeout},
 		{[]string{"BLMOVE", "a", "b", "UP", "LEFT", "x"}, "-" + ErrSyntax},
 		{[]string{"BRPOPLPUSH", "a", "b", "-2"}, "-" + ErrTimeoutNegative},
-		{[]string{"BRPOPLPUSH", "a", "b", "1e400"}, "-" + ErrTimeoutRange},
+		{[]string{"BRPOPLPUSH", "a", "b", "1e400"}, "-" + ErrTimeoutNegative},
 		{[]string{"BLMPOP", "-1", "1", "a", "LEFT"}, "-" + ErrTimeoutNegative},
 		{[]string{"BLMPOP", "x", "1", "a", "LEFT"}, "-" + ErrTimeout},
 		{[]string{"BLMPOP", "x", "0", "a", "LEFT"}, "-" + errNumkeys},

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"math"
 	"math/big"
 	"strconv"
@@ -84,9 +85,10 @@ func isSpace(c byte) bool {
 // in big.Float at this precision gives the same digits as Redis.
 const longDoublePrec = 64
 
-// parseLongDouble parses b as Redis's string2ld (strtold): no leading space,
-// nothing after the number, NaN refused.
-func parseLongDouble(b []byte) (*big.Float, bool) {
+// parseLongDoubleSyntax parses b with strtold's syntax: no leading space,
+// nothing after the number, NaN refused. parseLongDouble adds the range
+// checks.
+func parseLongDoubleSyntax(b []byte) (*big.Float, bool) {
 	if len(b) == 0 || len(b) > 5*1024 || isSpace(b[0]) {
 		return nil, false
 	}
@@ -143,4 +145,46 @@ func appendDouble(b []byte, f float64) []byte {
 		return append(b, "-inf"...)
 	}
 	return strconv.AppendFloat(b, f, 'g', 17, 64)
+}
+
+// Exponent limits of x86's 80-bit long double, as big.Float.MantExp reports
+// exponents (|x| = mant × 2^exp with 0.5 <= mant < 1).
+const (
+	longDoubleMaxExp = 16384  // |x| >= 2^16384 is infinite
+	longDoubleMinExp = -16445 // |x| < 2^-16446 (half the least subnormal) rounds to 0
+)
+
+// longDoubleOverflows reports whether v, an exact big.Float, is out of a
+// long double's range (it would be ±inf).
+func longDoubleOverflows(v *big.Float) bool {
+	return !v.IsInf() && v.Sign() != 0 && v.MantExp(nil) > longDoubleMaxExp
+}
+
+// parseLongDouble is parseLongDoubleSyntax plus strtold's range checks, as
+// Redis's string2ld: an overflow, or an underflow to zero, is invalid.
+func parseLongDouble(b []byte) (*big.Float, bool) {
+	// Go's syntax has binary and octal prefixes; C's strtold has not.
+	s := b
+	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	hex := len(s) >= 2 && s[0] == '0' && s[1]|0x20 == 'x'
+	if len(s) >= 2 && s[0] == '0' && (s[1]|0x20 == 'b' || s[1]|0x20 == 'o') {
+		return nil, false
+	}
+	// Go takes a binary exponent ('p') after decimal digits too.
+	if !hex && bytes.IndexAny(s, "pP") >= 0 {
+		return nil, false
+	}
+	if len(b) >= 5*1024 { // MAX_LONG_DOUBLE_CHARS, including the NUL
+		return nil, false
+	}
+	v, ok := parseLongDoubleSyntax(b)
+	if !ok || longDoubleOverflows(v) {
+		return nil, false
+	}
+	if v.Sign() != 0 && !v.IsInf() && v.MantExp(nil) < longDoubleMinExp {
+		return nil, false
+	}
+	return v, true
 }

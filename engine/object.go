@@ -112,6 +112,12 @@ func newCollection[T any](t Type, v *T) object {
 // collection returns the collection of an object of a non-string type.
 func collection[T any](o object) *T { return (*T)(o.ptr) }
 
+// load copies the object for a reader: lru is read atomically, as other
+// readers may be updating it.
+func (o *object) load() object {
+	return object{ptr: o.ptr, n: o.n, c: o.c, lru: atomic.LoadUint32(&o.lru), typ: o.typ, enc: o.enc, flags: o.flags}
+}
+
 func (o *object) touch(clock uint32) { atomic.StoreUint32(&o.lru, clock) }
 func (o *object) accessed() uint32   { return atomic.LoadUint32(&o.lru) }
 

@@ -52,7 +52,6 @@ const (
 	ErrBitValue        = "ERR bit is not an integer or out of range"
 	ErrTimeout         = "ERR timeout is not a float or out of range"
 	ErrTimeoutNegative = "ERR timeout is negative"
-	ErrTimeoutRange    = "ERR timeout is out of range"
 	ErrMinMaxFloat     = "ERR min or max is not a float"
 	ErrMinMaxLex       = "ERR min or max not valid string range item"
 	ErrBusyKey         = "BUSYKEY Target key name already exists."

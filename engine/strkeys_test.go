@@ -561,8 +561,8 @@ func TestLongDoubleRange(t *testing.T) {
 		{"1." + strings.Repeat("0", 5117), true},
 		{"1." + strings.Repeat("0", 5118), false}, // 5120 bytes: too long for Redis's buffer
 	} {
-		if _, ok := parseLongDoubleArg([]byte(tc.in)); ok != tc.ok {
-			t.Errorf("parseLongDoubleArg(%.20q) ok=%v, want %v", tc.in, ok, tc.ok)
+		if _, ok := parseLongDouble([]byte(tc.in)); ok != tc.ok {
+			t.Errorf("parseLongDouble(%.20q) ok=%v, want %v", tc.in, ok, tc.ok)
 		}
 	}
 }

@@ -27,9 +27,9 @@ func init() {
 
 // Error texts of the hash commands.
 const (
-	errHashValueNaNOrInf = "ERR value is NaN or Infinity"
-	errValueOutOfRange   = "ERR value is out of range"
-	errRangeNotMinLong   = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+	errHashValueNaNOrInf   = "ERR value is NaN or Infinity"
+	errHashValueOutOfRange = "ERR value is out of range"
+	errRangeNotMinLong     = "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 )
 
 // hashValue is the value of a hash key. While it is small it is "listpack"
@@ -503,44 +503,9 @@ func cmdHINCRBY(c *Ctx) {
 	c.W.WriteInt(value)
 }
 
-// Limits of x86's 80-bit long double, in the binary exponent big.Float's
-// MantExp reports (x = mant * 2^exp, 0.5 <= |mant| < 1).
-const (
-	longDoubleMaxExp = 16384  // LDBL_MAX < 2^16384
-	longDoubleMinExp = -16444 // the smallest subnormal is 2^-16445
-)
-
-// hashParseLongDouble parses b as Redis's string2ld: strtold syntax (decimal
-// or hexadecimal, inf, infinity), refusing NaN, a value out of the long
-// double range (strtold's ERANGE overflow or underflow to zero), and input
-// of 5 KB or more.
-func hashParseLongDouble(b []byte) (*big.Float, bool) {
-	if len(b) >= 5*1024 {
-		return nil, false
-	}
-	// big.ParseFloat takes Go's 0b and 0o prefixes; strtold does not.
-	s := b
-	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
-		s = s[1:]
-	}
-	if len(s) >= 2 && s[0] == '0' && (s[1]|0x20 == 'b' || s[1]|0x20 == 'o') {
-		return nil, false
-	}
-	f, ok := parseLongDouble(b)
-	if !ok {
-		return nil, false
-	}
-	if !f.IsInf() && f.Sign() != 0 {
-		if exp := f.MantExp(nil); exp > longDoubleMaxExp || exp < longDoubleMinExp {
-			return nil, false
-		}
-	}
-	return f, true
-}
-
 // cmdHINCRBYFLOAT: HINCRBYFLOAT key field increment
 func cmdHINCRBYFLOAT(c *Ctx) {
-	incr, ok := hashParseLongDouble(c.Args[3])
+	incr, ok := parseLongDouble(c.Args[3])
 	if !ok {
 		c.err(ErrNotFloat)
 		return
@@ -556,7 +521,7 @@ func cmdHINCRBYFLOAT(c *Ctx) {
 	}
 	value := new(big.Float).SetPrec(longDoublePrec)
 	if cur, found := h.get(field); found {
-		v, valid := hashParseLongDouble(cur)
+		v, valid := parseLongDouble(cur)
 		if !valid {
 			c.err(ErrHashNotFloat)
 			return
@@ -640,7 +605,7 @@ func cmdHRANDFIELD(c *Ctx) {
 		} else if len(c.Args) == 4 {
 			withValues = true
 			if l < -math.MaxInt64/2 || l > math.MaxInt64/2 {
-				c.err(errValueOutOfRange)
+				c.err(errHashValueOutOfRange)
 				return
 			}
 		}

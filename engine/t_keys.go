@@ -36,7 +36,6 @@ func init() {
 
 // Error texts of the keyspace commands that reply.go does not have.
 const (
-	errInvalidCursor     = "ERR invalid cursor"
 	errSameObject        = "ERR source and destination objects are the same"
 	errDBIndexRange      = "ERR DB index is out of range"
 	errCopyOtherDB       = "ERR Copying to another database is not allowed in cluster mode"

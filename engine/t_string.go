@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"math"
 	"math/big"
 	"strconv"
@@ -629,48 +628,6 @@ func cmdDECRBY(c *Ctx) {
 	c.incrDecr(-incr)
 }
 
-// Exponent limits of x86's 80-bit long double, as big.Float.MantExp reports
-// exponents (|x| = mant × 2^exp with 0.5 <= mant < 1).
-const (
-	longDoubleMaxExp = 16384  // |x| >= 2^16384 is infinite
-	longDoubleMinExp = -16445 // |x| < 2^-16446 (half the least subnormal) rounds to 0
-)
-
-// longDoubleOverflows reports whether v, an exact big.Float, is out of a
-// long double's range (it would be ±inf).
-func longDoubleOverflows(v *big.Float) bool {
-	return !v.IsInf() && v.Sign() != 0 && v.MantExp(nil) > longDoubleMaxExp
-}
-
-// parseLongDoubleArg is parseLongDouble plus strtold's range checks, as
-// Redis's string2ld: an overflow, or an underflow to zero, is invalid.
-func parseLongDoubleArg(b []byte) (*big.Float, bool) {
-	// Go's syntax has binary and octal prefixes; C's strtold has not.
-	s := b
-	if len(s) > 0 && (s[0] == '+' || s[0] == '-') {
-		s = s[1:]
-	}
-	hex := len(s) >= 2 && s[0] == '0' && s[1]|0x20 == 'x'
-	if len(s) >= 2 && s[0] == '0' && (s[1]|0x20 == 'b' || s[1]|0x20 == 'o') {
-		return nil, false
-	}
-	// Go takes a binary exponent ('p') after decimal digits too.
-	if !hex && bytes.IndexAny(s, "pP") >= 0 {
-		return nil, false
-	}
-	if len(b) >= 5*1024 { // MAX_LONG_DOUBLE_CHARS, including the NUL
-		return nil, false
-	}
-	v, ok := parseLongDouble(b)
-	if !ok || longDoubleOverflows(v) {
-		return nil, false
-	}
-	if v.Sign() != 0 && !v.IsInf() && v.MantExp(nil) < longDoubleMinExp {
-		return nil, false
-	}
-	return v, true
-}
-
 // cmdINCRBYFLOAT: INCRBYFLOAT key increment
 func cmdINCRBYFLOAT(c *Ctx) {
 	key := c.Args[1]
@@ -680,12 +637,12 @@ func cmdINCRBYFLOAT(c *Ctx) {
 	}
 	value := new(big.Float).SetPrec(longDoublePrec)
 	if o.typ != TypeNone {
-		if value, ok = parseLongDoubleArg(o.bytes()); !ok {
+		if value, ok = parseLongDouble(o.bytes()); !ok {
 			c.err(ErrNotFloat)
 			return
 		}
 	}
-	incr, ok := parseLongDoubleArg(c.Args[2])
+	incr, ok := parseLongDouble(c.Args[2])
 	if !ok {
 		c.err(ErrNotFloat)
 		return

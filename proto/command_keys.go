@@ -13,12 +13,12 @@ type KeyRef struct {
 // getKeysProc is a native getkeys proc of Redis 7.0: setGetKeys, or
 // genericGetKeys(storeKeyOfs, keyCountOfs, firstKeyOfs, keyStep).
 type getKeysProc struct {
-	set                                            bool
+	set, bitfield                                  bool
 	storeKeyOfs, keyCountOfs, firstKeyOfs, keyStep int
 }
 
 func numkeysProc(storeKeyOfs, keyCountOfs, firstKeyOfs, keyStep int) *getKeysProc {
-	return &getKeysProc{false, storeKeyOfs, keyCountOfs, firstKeyOfs, keyStep}
+	return &getKeysProc{false, false, storeKeyOfs, keyCountOfs, firstKeyOfs, keyStep}
 }
 
 // getKeysProcs are the getkeys procs of Redis 7.0 for the commands in the
@@ -26,6 +26,8 @@ func numkeysProc(storeKeyOfs, keyCountOfs, firstKeyOfs, keyStep int) *getKeysPro
 var getKeysProcs = map[string]*getKeysProc{
 	// SET's key is RW when GET is given, else OW.
 	"setGetKeys": {set: true},
+	// BITFIELD's key is RO when it only GETs.
+	"bitfieldGetKeys": {bitfield: true},
 	// numkeys at 1, keys from 2.
 	"sintercardGetKeys":      numkeysProc(0, 1, 2, 1),
 	"zunionInterDiffGetKeys": numkeysProc(0, 1, 2, 1),
@@ -42,6 +44,9 @@ var getKeysProcs = map[string]*getKeysProc{
 func (p *getKeysProc) keys(dst []KeyRef, args [][]byte) []KeyRef {
 	if p.set {
 		return setGetKeys(dst, args)
+	}
+	if p.bitfield {
+		return bitfieldGetKeys(dst, args)
 	}
 	return genericGetKeys(dst, args, p.storeKeyOfs, p.keyCountOfs, p.firstKeyOfs, p.keyStep)
 }
@@ -217,6 +222,33 @@ func setGetKeys(dst []KeyRef, args [][]byte) []KeyRef {
 		}
 	}
 	return append(dst, KeyRef{Pos: 1, Flags: KeyOW | KeyUpdate})
+}
+
+// bitfieldGetKeys is Redis 7.0's: the key is read-only when every
+// operation is a well-formed GET or OVERFLOW, else read-write.
+func bitfieldGetKeys(dst []KeyRef, args [][]byte) []KeyRef {
+	readonly := true
+	for i := 2; i < len(args); i++ {
+		rem := len(args) - i - 1
+		a := args[i]
+		switch {
+		case cStringEqualFold(a, "get") && rem >= 2:
+			i += 2
+		case (cStringEqualFold(a, "set") || cStringEqualFold(a, "incrby")) && rem >= 3:
+			readonly = false
+		case cStringEqualFold(a, "overflow") && rem >= 1:
+			i++
+		default:
+			readonly = false
+		}
+		if !readonly {
+			break
+		}
+	}
+	if readonly {
+		return append(dst, KeyRef{Pos: 1, Flags: KeyRO | KeyAccess})
+	}
+	return append(dst, KeyRef{Pos: 1, Flags: KeyRW | KeyAccess | KeyUpdate})
 }
 
 // cStringEqualFold is strcasecmp(arg, s) == 0 on a C string: arg ends at

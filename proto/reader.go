@@ -132,8 +132,8 @@ func (e *QueryBufferError) Error() string {
 		e.Len, e.Limit, e.Head)
 }
 
-// Command is one request.
-type Command struct {
+// Request is one command as a client sent it.
+type Request struct {
 	// Args are the arguments, the command name first. They alias the
 	// Reader's buffer: valid until the next ReadCommands call, and not to
 	// be modified beyond their length.
@@ -185,7 +185,7 @@ type Reader struct {
 	spans []span    // arguments of the batch's complete commands, then of the one in progress
 	metas []cmdMeta // the batch's complete commands
 	argv  [][]byte
-	cmds  []Command
+	cmds  []Request
 
 	err    error // sticky protocol or query buffer error
 	rerr   error // read error that came with data, delivered once the data is used
@@ -244,7 +244,7 @@ func (r *Reader) Retainable() bool { return r.retain }
 // means close it. Both are final: every later call returns the same error.
 // Errors of the underlying reader (io.EOF, a deadline) are returned as they
 // come and are not final.
-func (r *Reader) ReadCommands() ([]Command, error) {
+func (r *Reader) ReadCommands() ([]Request, error) {
 	r.release()
 	if r.err != nil {
 		return nil, r.err
@@ -311,14 +311,14 @@ func (r *Reader) shift(d int) {
 	r.p -= d
 }
 
-func (r *Reader) batch() []Command {
+func (r *Reader) batch() []Request {
 	r.argv = r.argv[:0]
 	for _, s := range r.spans[:r.curArgs] {
 		r.argv = append(r.argv, r.buf[s.off:s.off+s.n:s.off+s.n])
 	}
 	r.cmds = r.cmds[:0]
 	for _, m := range r.metas {
-		r.cmds = append(r.cmds, Command{Args: r.argv[m.start : m.start+m.n : m.start+m.n], Inline: m.inline})
+		r.cmds = append(r.cmds, Request{Args: r.argv[m.start : m.start+m.n : m.start+m.n], Inline: m.inline})
 	}
 	r.lastN = len(r.cmds)
 	r.retain = len(r.buf) > keepBuf
