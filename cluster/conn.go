@@ -265,16 +265,18 @@ func (c *conn) close() {
 }
 
 // waitBlocked parks the owner goroutine until w is served, the deadline
-// passes or the client disconnects. It returns false when the connection is
-// gone.
-func (c *conn) waitBlocked(sh *shard.Shard, w *shard.Waiter, spec *engine.BlockSpec) bool {
+// passes or the client disconnects. served says the waiter's reply is ready;
+// on timeout the timeout reply is written here. ok is false when the
+// connection is gone.
+func (c *conn) waitBlocked(sh *shard.Shard, w *shard.Waiter, spec *engine.BlockSpec) (served, ok bool) {
 	c.blocked.Store(true)
 	defer c.blocked.Store(false)
 	// Send the replies of the commands before this one, as Redis does.
 	if err := c.flush(); err != nil {
 		if sh.Unblock(w) {
-			return false
+			return false, false
 		}
+		return true, false
 	}
 	var timer <-chan time.Time
 	if spec.Deadline > 0 {
@@ -287,22 +289,21 @@ func (c *conn) waitBlocked(sh *shard.Shard, w *shard.Waiter, spec *engine.BlockS
 	defer c.stopWatchDisconnect(gone)
 	select {
 	case <-w.Served:
-		return true
+		return true, true
 	case <-timer:
-		if sh.Unblock(w) {
-			if spec.NullArray {
-				c.w.WriteNullArray()
-			} else {
-				c.w.WriteNull()
-			}
+		if !sh.Unblock(w) {
+			return true, true
 		}
-		return true
+		if spec.NullArray {
+			c.w.WriteNullArray()
+		} else {
+			c.w.WriteNull()
+		}
+		return false, true
 	case <-gone.done:
-		sh.Unblock(w)
-		return false
+		return !sh.Unblock(w), false
 	case <-c.s.ctx.Done():
-		sh.Unblock(w)
-		return false
+		return !sh.Unblock(w), false
 	}
 }
 

@@ -117,6 +117,7 @@ func (c *conn) dispatch(args [][]byte) {
 func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
 	start := time.Now()
 	before := c.w.Buffered()
+	c.lastCmd.Store(&cmd.Name)
 	if h := handlersByID.server[cmd.ID]; h != nil {
 		h(c, args, inExec)
 	} else if h := handlersByID.data[cmd.ID]; h != nil {
@@ -134,7 +135,6 @@ func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
 		c.s.errors.add(b[before+1:])
 	}
 	c.s.stats.commands.Add(1)
-	c.lastCmd.Store(&cmd.Name)
 	c.lastActive.Store(start.UnixMilli())
 	c.s.slowlog.record(c, args, start, dur)
 	c.s.latency.record("command", dur)
@@ -203,8 +203,13 @@ func (c *conn) block(sh *shard.Shard, h engine.Handler, args [][]byte, spec *eng
 	for i, a := range args {
 		own[i] = append([]byte(nil), a...)
 	}
-	bctx := &engine.Ctx{W: c.w}
+	// The reply goes to a writer of its own: the client's goroutine is
+	// flushing c.w while another client's write serves this one.
+	out := proto.NewWriter(nil)
+	out.SetProto(c.w.Proto())
+	bctx := &engine.Ctx{W: out}
 	run := func(db *engine.DB) bool {
+		out.Reset()
 		bctx.DB = db
 		bctx.Reset(own, time.Now().UnixMilli(), rand.Uint64())
 		h(bctx)
@@ -213,8 +218,13 @@ func (c *conn) block(sh *shard.Shard, h engine.Handler, args [][]byte, spec *eng
 	w := shard.NewWaiter(spec.Keys, run)
 	sh.BlockLocked(w)
 	sh.EndWrite()
-	if !c.waitBlocked(sh, w, spec) {
+	served, ok := c.waitBlocked(sh, w, spec)
+	if !ok {
 		c.kill()
+		return
+	}
+	if served {
+		c.w.WriteRaw(out.Bytes())
 	}
 }
 
