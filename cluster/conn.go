@@ -41,6 +41,14 @@ type conn struct {
 	patterns      map[string]bool
 	shardChannels map[string]bool
 
+	// The shard lock held across a pipeline's commands (see acquire),
+	// the connection's clock, and the statistics of the current batch.
+	held      *shard.Shard
+	heldWrite bool
+	heldCount int
+	clock     time.Time
+	stats     pendingStats
+
 	readonly   bool
 	asking     bool
 	noEvict    bool
@@ -153,15 +161,20 @@ func (c *conn) serve() {
 			}
 			return
 		}
+		c.clock = time.Now()
 		for i := range reqs {
 			args := reqs[i].Args
-			c.s.stats.netIn.Add(int64(argsSize(args)))
+			c.stats.netIn += int64(argsSize(args))
 			c.dispatch(args)
 			if c.closeAfter || c.killed.Load() {
+				c.release()
+				c.stats.flush(c.s)
 				c.flush()
 				return
 			}
 		}
+		c.release()
+		c.stats.flush(c.s)
 		if err := c.flush(); err != nil {
 			return
 		}
@@ -256,6 +269,7 @@ func (c *conn) kill() {
 // close releases everything the connection holds; run by the owner.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
+		c.release()
 		close(c.closed)
 		c.nc.Close()
 		c.unwatch()

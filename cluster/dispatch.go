@@ -109,33 +109,39 @@ func (c *conn) dispatch(args [][]byte) {
 			return
 		}
 	}
-	c.s.pause.wait(c, cmd)
+	if c.s.pause.paused.Load() {
+		c.release()
+		c.s.pause.wait(c, cmd)
+		c.clock = time.Now()
+	}
 	c.call(cmd, args, false)
 }
 
-// call runs a command and accounts for it.
+// call runs a command and accounts for it. The command's duration runs
+// from the previous tick of the connection's clock (the end of the previous
+// command, or the read that brought this one).
 func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
-	start := time.Now()
+	start := c.clock
 	before := c.w.Buffered()
 	c.lastCmd.Store(&cmd.Name)
 	if h := handlersByID.server[cmd.ID]; h != nil {
+		if !inExec {
+			// Server commands take the locks they need themselves.
+			c.release()
+		}
 		h(c, args, inExec)
 	} else if h := handlersByID.data[cmd.ID]; h != nil {
 		c.runData(cmd, h, args, inExec)
 	} else {
 		c.w.WriteError("ERR unknown command '" + cmd.Name + "', with args beginning with: ")
 	}
-	dur := time.Since(start)
-	st := &c.s.stats.cmd[cmd.ID]
-	st.calls.Add(1)
-	st.usec.Add(dur.Microseconds())
-	c.s.stats.latency[cmd.ID].record(dur.Microseconds())
+	_, dur := c.tick()
+	failed := false
 	if b := c.w.Bytes(); len(b) > before && b[before] == '-' {
-		st.failed.Add(1)
+		failed = true
 		c.s.errors.add(b[before+1:])
 	}
-	c.s.stats.commands.Add(1)
-	c.lastActive.Store(start.UnixMilli())
+	c.stats.add(cmd.ID, dur.Microseconds(), failed)
 	c.s.slowlog.record(c, args, start, dur)
 	c.s.latency.record("command", dur)
 }
@@ -159,6 +165,42 @@ func (c *conn) rejectInMulti() {
 // owns every slot.
 func (c *conn) shardFor(args [][]byte) *shard.Shard { return c.s.shard }
 
+// maxHeldCommands bounds how many commands of one pipeline run under one
+// acquisition of a shard lock, so other clients get their turn.
+const maxHeldCommands = 64
+
+// acquire makes the connection hold sh's lock, exclusively if write. A
+// pipeline's consecutive commands on one shard share one acquisition (a
+// read may run under a held write lock).
+func (c *conn) acquire(sh *shard.Shard, write bool) {
+	if c.held == sh && (c.heldWrite || !write) && c.heldCount < maxHeldCommands {
+		c.heldCount++
+		return
+	}
+	c.release()
+	if write {
+		sh.BeginWrite()
+	} else {
+		sh.BeginRead()
+	}
+	c.held, c.heldWrite, c.heldCount = sh, write, 1
+}
+
+// release lets go of a held shard lock (and so serves clients blocked on
+// keys made ready). It runs before anything that may wait: a flush, a
+// server command, a blocking wait.
+func (c *conn) release() {
+	if c.held == nil {
+		return
+	}
+	if c.heldWrite {
+		c.held.EndWrite()
+	} else {
+		c.held.EndRead()
+	}
+	c.held = nil
+}
+
 // runData runs an engine command on its shard: reads under the shared lock,
 // writes under the exclusive one. A blocking command that finds nothing
 // parks the client.
@@ -168,30 +210,24 @@ func (c *conn) runData(cmd *proto.Command, h engine.Handler, args [][]byte, inEx
 	ctx.DB = sh.DB()
 	ctx.W = c.w
 	ctx.NoBlock = inExec
-	if cmd.Flags&proto.FlagWrite == 0 && cmd.Flags&proto.FlagBlocking == 0 {
-		ctx.Reset(args, time.Now().UnixMilli(), rand.Uint64())
-		if inExec {
-			h(ctx)
-			return
-		}
-		sh.BeginRead()
-		h(ctx)
-		sh.EndRead()
-		return
+	write := cmd.Flags&(proto.FlagWrite|proto.FlagBlocking) != 0
+	if !inExec {
+		c.acquire(sh, write)
 	}
-	if inExec {
-		ctx.Reset(args, time.Now().UnixMilli(), rand.Uint64())
-		h(ctx)
-		return
-	}
-	sh.BeginWrite()
-	ctx.Reset(args, time.Now().UnixMilli(), rand.Uint64())
+	ctx.Reset(args, c.clock.UnixMilli(), rand.Uint64())
 	h(ctx)
-	if ctx.Blocked == nil {
-		sh.EndWrite()
+	if ctx.Blocked != nil {
+		// block releases the lock (held by acquire) when it parks.
+		c.held = nil
+		c.block(sh, h, args, ctx.Blocked)
+		c.clock = time.Now()
 		return
 	}
-	c.block(sh, h, args, ctx.Blocked)
+	if write && !inExec {
+		// Serve clients blocked on keys this write made ready before the
+		// next command runs, as Redis does.
+		sh.ServeReadyLocked()
+	}
 }
 
 // block parks the client on the keys of spec until a write makes one ready,

@@ -19,15 +19,18 @@ import "math/bits"
 //
 // Dict is not safe for concurrent use; the owner serialises access.
 type Dict[V any] struct {
-	hashes []uint32 // 0 means empty; otherwise the key's hash with the top bit set
-	ents   []dictEntry[V]
-	n      int
-	seed   uint64
+	// ents holds the buckets; a bucket whose hash is 0 is empty. Keeping
+	// the hash beside the key and value costs four bytes a bucket and saves
+	// a cache miss a lookup.
+	ents []dictEntry[V]
+	n    int
+	seed uint64
 }
 
 type dictEntry[V any] struct {
-	key string
-	val V
+	hash uint32 // the key's hash with the top bit set; 0 when empty
+	key  string
+	val  V
 }
 
 const (
@@ -44,7 +47,7 @@ func NewDict[V any](seed uint64) *Dict[V] {
 func (d *Dict[V]) Len() int { return d.n }
 
 // Cap returns the number of buckets.
-func (d *Dict[V]) Cap() int { return len(d.hashes) }
+func (d *Dict[V]) Cap() int { return len(d.ents) }
 
 func (d *Dict[V]) hashOf(key string) uint32 {
 	return uint32(hashString(d.seed, key)) | dictHashBit
@@ -54,13 +57,15 @@ func (d *Dict[V]) find(key string, h uint32) int {
 	if d.n == 0 {
 		return -1
 	}
-	mask := uint32(len(d.hashes) - 1)
+	ents := d.ents
+	mask := uint32(len(ents) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		switch d.hashes[i] {
+		e := &ents[i]
+		switch e.hash {
 		case 0:
 			return -1
 		case h:
-			if d.ents[i].key == key {
+			if e.key == key {
 				return int(i)
 			}
 		}
@@ -110,8 +115,8 @@ func (d *Dict[V]) Set(key string, val V) (added bool) {
 		d.ents[i].val = val
 		return false
 	}
-	if (d.n+1)*8 > len(d.hashes)*7 {
-		d.resize(max(dictMinCap, len(d.hashes)*2))
+	if (d.n+1)*8 > len(d.ents)*7 {
+		d.resize(max(dictMinCap, len(d.ents)*2))
 	}
 	d.insert(h, key, val)
 	d.n++
@@ -127,8 +132,8 @@ func (d *Dict[V]) SetKey(key string, val V) (added bool) {
 		d.ents[i].val = val
 		return false
 	}
-	if (d.n+1)*8 > len(d.hashes)*7 {
-		d.resize(max(dictMinCap, len(d.hashes)*2))
+	if (d.n+1)*8 > len(d.ents)*7 {
+		d.resize(max(dictMinCap, len(d.ents)*2))
 	}
 	d.insert(h, key, val)
 	d.n++
@@ -136,13 +141,12 @@ func (d *Dict[V]) SetKey(key string, val V) (added bool) {
 }
 
 func (d *Dict[V]) insert(h uint32, key string, val V) {
-	mask := uint32(len(d.hashes) - 1)
+	mask := uint32(len(d.ents) - 1)
 	i := h & mask
-	for d.hashes[i] != 0 {
+	for d.ents[i].hash != 0 {
 		i = (i + 1) & mask
 	}
-	d.hashes[i] = h
-	d.ents[i] = dictEntry[V]{key: key, val: val}
+	d.ents[i] = dictEntry[V]{hash: h, key: key, val: val}
 }
 
 // Delete removes key and returns its value.
@@ -156,9 +160,9 @@ func (d *Dict[V]) Delete(key string) (V, bool) {
 	d.removeAt(uint32(i))
 	d.n--
 	if d.n == 0 {
-		d.hashes, d.ents = nil, nil
-	} else if len(d.hashes) > dictMinCap && d.n*8 < len(d.hashes) {
-		d.resize(len(d.hashes) / 2)
+		d.ents = nil
+	} else if len(d.ents) > dictMinCap && d.n*8 < len(d.ents) {
+		d.resize(len(d.ents) / 2)
 	}
 	return old, true
 }
@@ -166,15 +170,14 @@ func (d *Dict[V]) Delete(key string) (V, bool) {
 // removeAt empties bucket i and shifts the following entries of its cluster
 // back, so that lookups never meet a hole before their key.
 func (d *Dict[V]) removeAt(i uint32) {
-	mask := uint32(len(d.hashes) - 1)
+	mask := uint32(len(d.ents) - 1)
 	var zero dictEntry[V]
 	for {
-		d.hashes[i] = 0
 		d.ents[i] = zero
 		j := i
 		for {
 			j = (j + 1) & mask
-			h := d.hashes[j]
+			h := d.ents[j].hash
 			if h == 0 {
 				return
 			}
@@ -183,7 +186,6 @@ func (d *Dict[V]) removeAt(i uint32) {
 			// cyclically within (i, j]; otherwise moving it would put it
 			// before its home.
 			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-				d.hashes[i] = h
 				d.ents[i] = d.ents[j]
 				i = j
 				break
@@ -193,26 +195,25 @@ func (d *Dict[V]) removeAt(i uint32) {
 }
 
 func (d *Dict[V]) resize(n int) {
-	oldH, oldE := d.hashes, d.ents
-	d.hashes = make([]uint32, n)
+	old := d.ents
 	d.ents = make([]dictEntry[V], n)
-	for i, h := range oldH {
-		if h != 0 {
-			d.insert(h, oldE[i].key, oldE[i].val)
+	for i := range old {
+		if e := &old[i]; e.hash != 0 {
+			d.insert(e.hash, e.key, e.val)
 		}
 	}
 }
 
 // Clear removes every key.
 func (d *Dict[V]) Clear() {
-	d.hashes, d.ents, d.n = nil, nil, 0
+	d.ents, d.n = nil, 0
 }
 
 // Each calls fn for every entry in bucket order until fn returns false. fn
 // must not modify the Dict, except through the value pointer.
 func (d *Dict[V]) Each(fn func(key string, val *V) bool) {
-	for i, h := range d.hashes {
-		if h != 0 && !fn(d.ents[i].key, &d.ents[i].val) {
+	for i := range d.ents {
+		if e := &d.ents[i]; e.hash != 0 && !fn(e.key, &e.val) {
 			return
 		}
 	}
@@ -221,9 +222,9 @@ func (d *Dict[V]) Each(fn func(key string, val *V) bool) {
 // Keys returns the keys in bucket order.
 func (d *Dict[V]) Keys() []string {
 	out := make([]string, 0, d.n)
-	for i, h := range d.hashes {
-		if h != 0 {
-			out = append(out, d.ents[i].key)
+	for i := range d.ents {
+		if e := &d.ents[i]; e.hash != 0 {
+			out = append(out, e.key)
 		}
 	}
 	return out
@@ -237,12 +238,12 @@ func (d *Dict[V]) Scan(cursor uint64, count int, fn func(key string, val *V)) ui
 	if d.n == 0 {
 		return 0
 	}
-	mask := uint64(len(d.hashes) - 1)
+	mask := uint64(len(d.ents) - 1)
 	seen := 0
 	for {
 		home := uint32(cursor & mask)
 		for i := home; ; i = (i + 1) & uint32(mask) {
-			h := d.hashes[i]
+			h := d.ents[i].hash
 			if h == 0 {
 				break
 			}
@@ -270,9 +271,9 @@ func (d *Dict[V]) Random(seed uint64) (string, *V, bool) {
 	if d.n == 0 {
 		return "", nil, false
 	}
-	mask := uint64(len(d.hashes) - 1)
+	mask := uint64(len(d.ents) - 1)
 	for i := seed & mask; ; i = (i + 1) & mask {
-		if d.hashes[i] != 0 {
+		if d.ents[i].hash != 0 {
 			return d.ents[i].key, &d.ents[i].val, true
 		}
 	}
@@ -281,8 +282,8 @@ func (d *Dict[V]) Random(seed uint64) (string, *V, bool) {
 // EachBucket calls fn with the bucket index of every entry, for snapshots
 // that must reproduce the layout exactly (see PlaceAt).
 func (d *Dict[V]) EachBucket(fn func(bucket int, key string, val *V) bool) {
-	for i, h := range d.hashes {
-		if h != 0 && !fn(i, d.ents[i].key, &d.ents[i].val) {
+	for i := range d.ents {
+		if e := &d.ents[i]; e.hash != 0 && !fn(i, e.key, &e.val) {
 			return
 		}
 	}
@@ -295,19 +296,17 @@ func (d *Dict[V]) Reserve(capacity int) {
 		panic("engine: Dict.Reserve on a non-empty dict or with a capacity not a power of two")
 	}
 	if capacity == 0 {
-		d.hashes, d.ents = nil, nil
+		d.ents = nil
 		return
 	}
-	d.hashes = make([]uint32, capacity)
 	d.ents = make([]dictEntry[V], capacity)
 }
 
 // PlaceAt puts key at bucket, restoring a layout recorded by EachBucket.
 func (d *Dict[V]) PlaceAt(bucket int, key string, val V) {
-	if d.hashes[bucket] != 0 {
+	if d.ents[bucket].hash != 0 {
 		panic("engine: Dict.PlaceAt on an occupied bucket")
 	}
-	d.hashes[bucket] = d.hashOf(key)
-	d.ents[bucket] = dictEntry[V]{key: key, val: val}
+	d.ents[bucket] = dictEntry[V]{hash: d.hashOf(key), key: key, val: val}
 	d.n++
 }

@@ -76,7 +76,7 @@ func (db *DB) KeyInfo(key []byte, now int64) (typ Type, ok bool) {
 // CLUSTER GETKEYSINSLOT. Like Redis it includes keys that expired but were
 // not deleted yet. Safe under the read lock.
 func (db *DB) SlotKeys(s Slot, count int) [][]byte {
-	sk := db.slots[s]
+	sk := db.slotAt(int(s))
 	if sk == nil || count <= 0 {
 		return nil
 	}
@@ -396,7 +396,8 @@ func cmdKEYS(c *Ctx) {
 	pattern := unsafeString(c.Args[1])
 	all := pattern == "*"
 	var keys []string
-	for _, sk := range c.DB.slots {
+	for i := range c.DB.slots {
+		sk := c.DB.slotAt(i)
 		if sk == nil {
 			continue
 		}
@@ -487,7 +488,7 @@ func cmdSCAN(c *Ctx) {
 	inner := cursor / NumSlots
 	var next uint64
 	for {
-		sk := c.DB.slots[slot]
+		sk := c.DB.slotAt(int(slot))
 		if sk != nil && sk.keys.Len() > 0 {
 			inner = sk.keys.Scan(inner, count-visited, func(key string, o *object) {
 				visited++
@@ -547,7 +548,7 @@ func cmdRANDOMKEY(c *Ctx) {
 		r := c.RandN(db.nkeys)
 		slot := 0
 		for ; slot < NumSlots; slot++ {
-			if sk := db.slots[slot]; sk != nil {
+			if sk := db.slotAt(int(slot)); sk != nil {
 				if r < sk.keys.Len() {
 					break
 				}
@@ -558,7 +559,7 @@ func cmdRANDOMKEY(c *Ctx) {
 			break // nkeys and the slots disagree: cannot happen
 		}
 		startSlot = slot
-		sk := db.slots[slot]
+		sk := db.slotAt(int(slot))
 		key, o, _ := sk.keys.Random(c.Rand())
 		if !sk.expired(key, o, c.Now) {
 			c.W.WriteBulkString(key)
@@ -567,7 +568,7 @@ func cmdRANDOMKEY(c *Ctx) {
 	}
 	// Mostly expired keys: walk from the last slot tried.
 	for i := 0; i < NumSlots; i++ {
-		sk := db.slots[(startSlot+i)%NumSlots]
+		sk := db.slotAt(int((startSlot+i)%NumSlots))
 		if sk == nil {
 			continue
 		}

@@ -55,6 +55,16 @@ func (s *Shard) BeginWrite() { s.mu.Lock() }
 // made ready, then releases the write lock. Serving one client may make
 // another key ready (BLMOVE pushes), so it loops until nothing is ready.
 func (s *Shard) EndWrite() {
+	s.ServeReadyLocked()
+	s.mu.Unlock()
+}
+
+// ServeReadyLocked serves the clients blocked on keys made ready by the
+// writes so far, keeping the write lock.
+func (s *Shard) ServeReadyLocked() {
+	if len(s.mu.ready) == 0 {
+		return
+	}
 	for len(s.mu.ready) > 0 {
 		key := s.mu.ready[0]
 		s.mu.ready = s.mu.ready[1:]
@@ -62,7 +72,6 @@ func (s *Shard) EndWrite() {
 		s.serveLocked(key)
 	}
 	s.mu.ready = s.mu.ready[:0]
-	s.mu.Unlock()
 }
 
 // Watch is the WATCH state of one client: dirty once any watched key is

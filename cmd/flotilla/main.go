@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/flotilla-db/flotilla/cluster"
@@ -49,6 +50,14 @@ func run(args []string) int {
 	// used_memory and RSS against their data).
 	debug.SetGCPercent(50)
 
+	// FLOTILLA_CPUPROFILE=file writes a CPU profile until shutdown, for
+	// performance work.
+	if path := os.Getenv("FLOTILLA_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	srv := cluster.NewServer(cfg, log)
 	if err := srv.Start(); err != nil {
 		log.Error("start", "err", err)
