@@ -568,7 +568,7 @@ func cmdRANDOMKEY(c *Ctx) {
 	}
 	// Mostly expired keys: walk from the last slot tried.
 	for i := 0; i < NumSlots; i++ {
-		sk := db.slotAt(int((startSlot+i)%NumSlots))
+		sk := db.slotAt(int((startSlot + i) % NumSlots))
 		if sk == nil {
 			continue
 		}
