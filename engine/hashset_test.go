@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/flotilla-db/flotilla/engine/scripttest"
+
 	"fmt"
 	"slices"
 	"strconv"
@@ -11,7 +13,7 @@ import (
 // hsRun runs one command on db and returns its reply in the script notation.
 func hsRun(t testing.TB, db *DB, seed uint64, proto int, args ...string) string {
 	t.Helper()
-	w := &textWriter{proto: proto}
+	w := scripttest.NewTextWriter(proto)
 	bargs := make([][]byte, len(args))
 	for i, a := range args {
 		bargs[i] = []byte(a)
@@ -23,8 +25,8 @@ func hsRun(t testing.TB, db *DB, seed uint64, proto int, args ...string) string 
 	c := &Ctx{DB: db, W: w}
 	c.Reset(bargs, 1_700_000_000_000, seed)
 	h(c)
-	if w.replies != 1 {
-		t.Fatalf("%q wrote %d replies", args, w.replies)
+	if w.Replies() != 1 {
+		t.Fatalf("%q wrote %d replies", args, w.Replies())
 	}
 	return w.String()
 }
@@ -163,18 +165,18 @@ func TestHashSetEncodings(t *testing.T) {
 			"SREM b x", "SPOP b 19", "ENC b intset",
 		}},
 	}
-	var rc *redisConn
+	var rc *scripttest.Conn
 	if *oracle {
-		rc = startOracle(t)
+		rc = scripttest.StartOracle(t)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			db := New(1)
 			if rc != nil {
-				rc.do(t, []string{"FLUSHALL"}, 2)
+				rc.Do(t, []string{"FLUSHALL"}, 2)
 			}
 			for _, step := range tc.steps {
-				argv, err := splitCommand(step)
+				argv, err := scripttest.SplitCommand(step)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -189,7 +191,7 @@ func TestHashSetEncodings(t *testing.T) {
 						t.Errorf("after %s: encoding of %s is %s, want %s", short, argv[1], got, argv[2])
 					}
 					if rc != nil {
-						r := rc.do(t, []string{"OBJECT", "ENCODING", argv[1]}, 2)
+						r := rc.Do(t, []string{"OBJECT", "ENCODING", argv[1]}, 2)
 						if r != strconv.Quote(argv[2]) {
 							t.Errorf("Redis: encoding of %s is %s, want %s", argv[1], r, argv[2])
 						}
@@ -209,7 +211,7 @@ func TestHashSetEncodings(t *testing.T) {
 					}
 					db.SetConfig(cfg)
 					if rc != nil {
-						rc.do(t, argv, 2)
+						rc.Do(t, argv, 2)
 					}
 				default:
 					got := hsRun(t, db, 1, 2, argv...)
@@ -217,7 +219,7 @@ func TestHashSetEncodings(t *testing.T) {
 						t.Fatalf("%s: %s", short, got)
 					}
 					if rc != nil {
-						r := rc.do(t, argv, 2)
+						r := rc.Do(t, argv, 2)
 						if argv[0] != "SPOP" && r != got {
 							t.Errorf("%s: Redis replies %s, engine %s", short, r, got)
 						}
@@ -557,7 +559,7 @@ func TestEncodingsAgree(t *testing.T) {
 		"SRANDMEMBER s 100", "SPOP s 100", "SCARD s", "SREM t 3 4 5 6 7 2", "SCARD t",
 	}
 	for _, line := range script {
-		argv, _ := splitCommand(line)
+		argv, _ := scripttest.SplitCommand(line)
 		a := canon(argv, hsRun(t, compact, 1, 2, argv...))
 		b := canon(argv, hsRun(t, dict, 1, 2, argv...))
 		if a != b {

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/flotilla-db/flotilla/engine/scripttest"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -24,7 +26,7 @@ func listRun(t *testing.T, db *DB, noBlock bool, args ...string) (*Ctx, *textWri
 	for i, a := range args {
 		bargs[i] = []byte(a)
 	}
-	w := &textWriter{proto: 2}
+	w := scripttest.NewTextWriter(2)
 	c := &Ctx{DB: db, W: w, NoBlock: noBlock}
 	c.Reset(bargs, listTestNow, 1)
 	h := Lookup(strings.ToLower(args[0]))
@@ -69,7 +71,7 @@ func TestListBlockSpec(t *testing.T) {
 		listRun(t, db, false, "SET", "str", "v")
 		c, w := listRun(t, db, false, tc.args...)
 		name := strings.Join(tc.args, " ")
-		if w.replies != 0 || w.String() != "" {
+		if w.Replies() != 0 || w.String() != "" {
 			t.Errorf("%s: wrote %q", name, w.String())
 		}
 		b := c.Blocked
@@ -92,7 +94,7 @@ func TestListBlockSpec(t *testing.T) {
 		if tc.nullArray {
 			want = "(nil-array)"
 		}
-		if c.Blocked != nil || w.replies != 1 || w.String() != want {
+		if c.Blocked != nil || w.Replies() != 1 || w.String() != want {
 			t.Errorf("%s with NoBlock: blocked %v, reply %q, want %q", name, c.Blocked != nil, w.String(), want)
 		}
 	}

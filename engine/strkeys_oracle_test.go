@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/flotilla-db/flotilla/engine/scripttest"
+
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -17,14 +19,14 @@ func TestDifferentialStrings(t *testing.T) {
 	if !*oracle {
 		t.Skip("needs -oracle")
 	}
-	rc := startOracle(t)
+	rc := scripttest.StartOracle(t)
 	for seed := uint64(0); seed < 5; seed++ {
-		rc.do(t, []string{"FLUSHALL"}, 2)
+		rc.Do(t, []string{"FLUSHALL"}, 2)
 		differentialStrings(t, rc, rand.New(rand.NewPCG(11, seed)))
 	}
 }
 
-func differentialStrings(t *testing.T, rc *redisConn, rng *rand.Rand) {
+func differentialStrings(t *testing.T, rc *scripttest.Conn, rng *rand.Rand) {
 	db := New(1)
 	keys := []string{"a", "b", "{a}c", "n"}
 	key := func() string { return keys[rng.IntN(len(keys))] }
@@ -175,7 +177,7 @@ func differentialStrings(t *testing.T, rc *redisConn, rng *rand.Rand) {
 			before = run1(t, db, 1_700_000_000_000, 0, "GET", cmd[1])
 		}
 		got := run1(t, db, 1_700_000_000_000, 0, cmd...)
-		want := rc.do(t, cmd, 2)
+		want := rc.Do(t, cmd, 2)
 		if got != want {
 			t.Fatalf("step %d: %q\nengine: %s\nredis:  %s\nvalue before: %s", i, cmd, got, want, before)
 		}
@@ -190,14 +192,14 @@ func TestDifferentialKeys(t *testing.T) {
 	if !*oracle {
 		t.Skip("needs -oracle")
 	}
-	rc := startOracle(t)
+	rc := scripttest.StartOracle(t)
 	for seed := uint64(0); seed < 5; seed++ {
-		rc.do(t, []string{"FLUSHALL"}, 2)
+		rc.Do(t, []string{"FLUSHALL"}, 2)
 		differentialKeys(t, rc, rand.New(rand.NewPCG(21, seed)))
 	}
 }
 
-func differentialKeys(t *testing.T, rc *redisConn, rng *rand.Rand) {
+func differentialKeys(t *testing.T, rc *scripttest.Conn, rng *rand.Rand) {
 	db := New(1)
 	keys := []string{"a", "b", "{a}c", "n"}
 	key := func() string { return keys[rng.IntN(len(keys))] }
@@ -256,7 +258,7 @@ func differentialKeys(t *testing.T, rc *redisConn, rng *rand.Rand) {
 			}
 		}
 		got := run1(t, db, time.Now().UnixMilli(), 0, cmd...)
-		want := rc.do(t, cmd, 2)
+		want := rc.Do(t, cmd, 2)
 		if got != want {
 			t.Fatalf("step %d: %q\nengine: %s\nredis:  %s", i, cmd, got, want)
 		}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/flotilla-db/flotilla/engine/scripttest"
+
 	"bytes"
 	"fmt"
 	"math/rand/v2"
@@ -23,12 +25,12 @@ func run1(t testing.TB, db *DB, now int64, seed uint64, args ...string) string {
 	for i, a := range args {
 		bargs[i] = []byte(a)
 	}
-	w := &textWriter{proto: 2}
+	w := scripttest.NewTextWriter(2)
 	c := &Ctx{DB: db, W: w}
 	c.Reset(bargs, now, seed)
 	h(c)
-	if w.replies != 1 {
-		t.Fatalf("%q wrote %d replies", args, w.replies)
+	if w.Replies() != 1 {
+		t.Fatalf("%q wrote %d replies", args, w.Replies())
 	}
 	return w.String()
 }

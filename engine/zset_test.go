@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/flotilla-db/flotilla/engine/scripttest"
+
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -13,7 +15,7 @@ import (
 // zrun runs one command against db and returns its rendered reply.
 func zrun(t testing.TB, db *DB, now int64, seed uint64, resp int, args ...string) (string, *Ctx) {
 	t.Helper()
-	w := &textWriter{proto: resp}
+	w := scripttest.NewTextWriter(resp)
 	bargs := make([][]byte, len(args))
 	for i, a := range args {
 		bargs[i] = []byte(a)
@@ -337,9 +339,9 @@ func zrandomCommand(rng *rand.Rand) []string {
 // requires the same replies. With -oracle the replies are also checked
 // against Redis.
 func TestZsetEncodingsAgree(t *testing.T) {
-	var rc *redisConn
+	var rc *scripttest.Conn
 	if *oracle {
-		rc = startOracle(t)
+		rc = scripttest.StartOracle(t)
 	}
 	for _, seed := range []uint64{1, 2, 3} {
 		rng := rand.New(rand.NewPCG(seed, 99))
@@ -352,8 +354,8 @@ func TestZsetEncodingsAgree(t *testing.T) {
 		// Redis runs with the settings of one of the three DBs in turn.
 		ref := int(seed-1) % len(dbs)
 		if rc != nil {
-			rc.do(t, []string{"FLUSHALL"}, 2)
-			rc.do(t, []string{"CONFIG", "SET", "zset-max-listpack-entries", strconv.Itoa(dbs[ref].Config().ZSetMaxListpackEntries),
+			rc.Do(t, []string{"FLUSHALL"}, 2)
+			rc.Do(t, []string{"CONFIG", "SET", "zset-max-listpack-entries", strconv.Itoa(dbs[ref].Config().ZSetMaxListpackEntries),
 				"zset-max-listpack-value", strconv.Itoa(dbs[ref].Config().ZSetMaxListpackValue)}, 2)
 		}
 		skiplistSeen := false
@@ -376,7 +378,7 @@ func TestZsetEncodingsAgree(t *testing.T) {
 				}
 			}
 			if rc != nil {
-				if got := rc.do(t, cmd, resp); got != replies[ref] {
+				if got := rc.Do(t, cmd, resp); got != replies[ref] {
 					t.Fatalf("seed %d step %d: %q (resp %d)\nengine: %s\nredis:  %s", seed, step, cmd, resp, replies[ref], got)
 				}
 			}
@@ -568,7 +570,7 @@ func TestZsetBlocking(t *testing.T) {
 	// Inside MULTI: the timeout reply at once.
 	for _, args := range [][]string{{"BZPOPMIN", "a", "0"}, {"BZMPOP", "0", "1", "a", "MIN"}} {
 		for _, resp := range []int{2, 3} {
-			w := &textWriter{proto: resp}
+			w := scripttest.NewTextWriter(resp)
 			c := &Ctx{DB: db, W: w, NoBlock: true}
 			bargs := make([][]byte, len(args))
 			for i := range args {
@@ -800,16 +802,6 @@ func TestZsetListpackScores(t *testing.T) {
 
 func negZeroF() float64 { z := 0.0; return -z }
 
-// TestZsetSetInputs runs testdata/zset_setinputs.script (sets as inputs of
-// ZUNION and friends) when the set commands are registered: the set type
-// is implemented on another branch, whose stub holds no members.
-func TestZsetSetInputs(t *testing.T) {
-	if Lookup("sadd") == nil {
-		t.Skip("SADD is not registered on this branch")
-	}
-	runScript(t, "testdata/zset_setinputs.script")
-}
-
 // TestZsetConcurrentReads runs the read paths of both encodings from
 // several goroutines at once, as the server does under its read lock; with
 // -race it finds any hidden write. It calls the value's methods directly:
@@ -834,7 +826,7 @@ func TestZsetConcurrentReads(t *testing.T) {
 	}
 	read := func(z *zsetValue) string {
 		var b strings.Builder
-		w := &textWriter{proto: 3}
+		w := scripttest.NewTextWriter(3)
 		c := &Ctx{DB: db, W: w}
 		c.writeZRanks(z, 3, z.Len()-2, true, true)
 		b.WriteString(w.String())
@@ -874,16 +866,4 @@ func TestZsetConcurrentReads(t *testing.T) {
 			t.Error(msg)
 		}
 	}
-}
-
-// TestZsetEncodingScript runs testdata/zset_encoding.script (OBJECT
-// ENCODING at the thresholds, checked against Redis) when the keyspace
-// commands it uses are registered: they are implemented on another branch.
-func TestZsetEncodingScript(t *testing.T) {
-	for _, cmd := range []string{"object", "copy", "type", "del"} {
-		if Lookup(cmd) == nil {
-			t.Skip(strings.ToUpper(cmd) + " is not registered on this branch")
-		}
-	}
-	runScript(t, "testdata/zset_encoding.script")
 }
