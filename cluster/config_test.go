@@ -1,0 +1,92 @@
+package cluster
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flotilla.conf")
+	os.WriteFile(path, []byte("# comment\nport 7001\nbind 127.0.0.1 -::1\nrequirepass \"s3 cret\"\nhash-max-ziplist-entries 64\nproto-max-bulk-len 2mb\n"), 0o644)
+	cfg, err := Load([]string{path, "--port", "7002", "--loglevel", "warning"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"port":                      "7002", // the flag wins
+		"bind":                      "127.0.0.1 -::1",
+		"requirepass":               "s3 cret",
+		"hash-max-listpack-entries": "64", // set through its old name
+		"proto-max-bulk-len":        "2097152",
+		"loglevel":                  "warning",
+		"maxclients":                "10000",
+	} {
+		if got := cfg.Get(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestLoadErrorsNameTheDirective(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.conf")
+	os.WriteFile(path, []byte("port 7001\nmaxclients lots\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{path}, []string{"at line 2", ">>> 'maxclients lots'", "maxclients: argument couldn't be parsed into an integer"}},
+		{[]string{"--port", "99999"}, []string{"port: argument must be between 0 and 65535 inclusive"}},
+		{[]string{"--nosuch", "1"}, []string{"nosuch: Bad directive or wrong number of arguments"}},
+		{[]string{"--protected-mode", "maybe"}, []string{"protected-mode: argument must be 'yes' or 'no'"}},
+		{[]string{"--loglevel", "loud"}, []string{"loglevel: argument(s) must be one of the following"}},
+		{[]string{"--client-query-buffer-limit", "1kb"}, []string{"client-query-buffer-limit: argument must be between"}},
+	} {
+		_, err := Load(tc.args)
+		if err == nil {
+			t.Errorf("%v: no error", tc.args)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%v: error %q lacks %q", tc.args, err, w)
+			}
+		}
+	}
+}
+
+func TestConfigRewrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "flotilla.conf")
+	os.WriteFile(path, []byte("# my settings\nport 0\nbind 127.0.0.1\ntimeout 5\n"), 0o644)
+	cfg, err := Load([]string{path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(cfg, nil)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := dialRaw(t, s)
+	if got := r.do("CONFIG", "SET", "timeout", "7", "maxclients", "50"); got != "+OK" {
+		t.Fatal(got)
+	}
+	if got := r.do("CONFIG", "REWRITE"); got != "+OK" {
+		t.Fatal(got)
+	}
+	data, _ := os.ReadFile(path)
+	text := string(data)
+	for _, want := range []string{"# my settings\n", "timeout 7\n", "maxclients 50\n", "bind 127.0.0.1\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rewritten file lacks %q:\n%s", want, text)
+		}
+	}
+	cfg2, err := Load([]string{path})
+	if err != nil || cfg2.Get("timeout") != "7" {
+		t.Errorf("rewritten file does not load back: %v", err)
+	}
+}
