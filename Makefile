@@ -19,9 +19,9 @@ build:
 # Debian's redis-tools (redis-cli, redis-benchmark) and redis-server: the
 # tests use them as real clients and as the reference Redis.
 tools:
-	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null; then \
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v tmux >/dev/null; then \
 		echo "installing Debian's redis-server and redis-tools"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools >/dev/null; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools tmux >/dev/null; \
 	fi
 
 # The default suite: formatting, vet, every test with the race detector
