@@ -125,7 +125,10 @@ func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
 	} else {
 		c.w.WriteError("ERR unknown command '" + cmd.Name + "', with args beginning with: ")
 	}
-	dur := time.Since(start)
+	// Time spent blocked (BLPOP, WAIT...) is not execution time, as in
+	// Redis: it counts in neither the statistics nor the slow log.
+	dur := time.Since(start) - c.blockedTime
+	c.blockedTime = 0
 	st := &c.s.stats.cmd[cmd.ID]
 	st.calls.Add(1)
 	st.usec.Add(dur.Microseconds())
@@ -136,8 +139,14 @@ func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
 	}
 	c.s.stats.commands.Add(1)
 	c.lastActive.Store(start.UnixMilli())
-	c.s.slowlog.record(c, args, start, dur)
-	c.s.latency.record("command", dur)
+	if cmd.Flags&proto.FlagSkipSlowlog == 0 {
+		c.s.slowlog.record(c, args, start, dur)
+	}
+	if cmd.Flags&proto.FlagFast != 0 {
+		c.s.latency.record("fast-command", dur)
+	} else {
+		c.s.latency.record("command", dur)
+	}
 }
 
 // replyError writes an error for a command rejected before it ran, and

@@ -7,6 +7,9 @@ import (
 
 // ObjectDebug is what DEBUG OBJECT reports about a key's value.
 type ObjectDebug struct {
+	// Addr is the address of the value's data (DEBUG OBJECT's "Value at"),
+	// 0 for an empty string.
+	Addr     uintptr
 	Type     Type
 	Encoding string // as OBJECT ENCODING
 	Refcount int64  // as OBJECT REFCOUNT
@@ -34,6 +37,7 @@ func (db *DB) DebugObject(key []byte, now int64) (d ObjectDebug, ok bool) {
 	if !ok {
 		return d, false
 	}
+	d.Addr = uintptr(o.ptr)
 	d.Type = o.typ
 	d.Encoding = encodingOf(&o)
 	d.Refcount = 1
