@@ -27,7 +27,7 @@ func TestDebugObjectSerializedLen(t *testing.T) {
 		hsRun(t, db, 1, 2, strings.Fields(cmd)...)
 	}
 	for _, tc := range []struct {
-		key, enc string
+		key, enc   string
 		serialized int64
 	}{
 		{"s", "embstr", 4},
