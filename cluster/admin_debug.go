@@ -159,6 +159,12 @@ func debugPopulate(c *conn, args [][]byte, inExec bool) {
 		c.w.WriteError(errPositive)
 		return
 	}
+	// Redis first sizes its table for count keys, and fails when it cannot
+	// allocate it (8 bytes a bucket).
+	if count > totalSystemMemory()/8 {
+		c.w.WriteError("ERR OOM in dictTryExpand")
+		return
+	}
 	var size int64
 	if len(args) == 5 {
 		if size, ok = parseLongLong(args[4]); !ok || size < 0 {

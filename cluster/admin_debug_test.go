@@ -206,6 +206,8 @@ func TestDebugPopulate(t *testing.T) {
 		{"GET", "t:0"},
 		{"DBSIZE"},
 	}, nil)
+	// More keys than memory could hold fail at once.
+	runCases(t, f, []cmdCase{{[]string{"DEBUG", "POPULATE", "9223372036854775807"}, "-ERR OOM in dictTryExpand"}})
 	// Inside MULTI.
 	runCases(t, f, []cmdCase{
 		{[]string{"MULTI"}, "+OK"},
