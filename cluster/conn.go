@@ -53,6 +53,9 @@ type conn struct {
 	asking     bool
 	noEvict    bool
 	closeAfter bool // QUIT: close once the reply is flushed
+	// blockedTime is how long the running command waited blocked (BLPOP,
+	// WAIT); call subtracts it from the command's duration.
+	blockedTime time.Duration
 
 	// Read by CLIENT LIST / INFO from other goroutines.
 	name       atomic.Pointer[string]
@@ -285,6 +288,8 @@ func (c *conn) close() {
 func (c *conn) waitBlocked(sh *shard.Shard, w *shard.Waiter, spec *engine.BlockSpec) (served, ok bool) {
 	c.blocked.Store(true)
 	defer c.blocked.Store(false)
+	since := time.Now()
+	defer func() { c.blockedTime += time.Since(since) }()
 	// Send the replies of the commands before this one, as Redis does.
 	if err := c.flush(); err != nil {
 		if sh.Unblock(w) {

@@ -135,15 +135,26 @@ func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
 	} else {
 		c.w.WriteError("ERR unknown command '" + cmd.Name + "', with args beginning with: ")
 	}
+	// Time spent blocked (BLPOP, WAIT...) is not execution time, as in
+	// Redis: it counts in neither the statistics nor the slow log.
 	_, dur := c.tick()
+	dur -= c.blockedTime
+	c.blockedTime = 0
 	failed := false
 	if b := c.w.Bytes(); len(b) > before && b[before] == '-' {
 		failed = true
 		c.s.errors.add(b[before+1:])
 	}
 	c.stats.add(cmd.ID, dur.Microseconds(), failed)
-	c.s.slowlog.record(c, args, start, dur)
-	c.s.latency.record("command", dur)
+	c.lastActive.Store(start.UnixMilli())
+	if cmd.Flags&proto.FlagSkipSlowlog == 0 {
+		c.s.slowlog.record(c, args, start, dur)
+	}
+	if cmd.Flags&proto.FlagFast != 0 {
+		c.s.latency.record("fast-command", dur)
+	} else {
+		c.s.latency.record("command", dur)
+	}
 }
 
 // replyError writes an error for a command rejected before it ran, and
@@ -220,7 +231,6 @@ func (c *conn) runData(cmd *proto.Command, h engine.Handler, args [][]byte, inEx
 		// block releases the lock (held by acquire) when it parks.
 		c.held = nil
 		c.block(sh, h, args, ctx.Blocked)
-		c.clock = time.Now()
 		return
 	}
 	if write && !inExec {

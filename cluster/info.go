@@ -199,7 +199,7 @@ func (s *Server) info(want map[string]bool, inExec bool) string {
 		add("role", "master")
 		add("connected_slaves", 0)
 		add("master_failover_state", "no-failover")
-		add("master_replid", s.runID)
+		add("master_replid", *s.replID.Load())
 		add("master_repl_offset", 0)
 	})
 	section("CPU", func(add func(string, any)) {

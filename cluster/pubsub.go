@@ -349,5 +349,5 @@ func writeHelp(c *conn, cmd string, lines []string) {
 		c.w.WriteSimple(l)
 	}
 	c.w.WriteSimple("HELP")
-	c.w.WriteSimple("    Print this help.")
+	c.w.WriteSimple("    Prints this help.")
 }

@@ -56,6 +56,7 @@ type Server struct {
 	latency *latencyMonitor
 
 	activeExpire atomic.Bool
+	replID       atomic.Pointer[string] // master_replid; DEBUG CHANGE-REPL-ID changes it
 	errors       errorStats
 	peakMemory   atomic.Int64
 	opsRate      atomic.Int64 // commands/s over the last cron second
@@ -100,6 +101,8 @@ func NewServer(cfg *Config, log *slog.Logger) *Server {
 	s.stats.cmd = make([]cmdStat, proto.NumCommands())
 	s.stats.latency = make([]latencyHistogram, proto.NumCommands())
 	s.activeExpire.Store(true)
+	replID := randomHex(20)
+	s.replID.Store(&replID)
 	s.applyConfig(nil)
 	cfg.onChange = s.applyConfig
 	return s

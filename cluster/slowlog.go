@@ -57,6 +57,7 @@ func (l *slowLog) record(c *conn, args [][]byte, start time.Time, d time.Duratio
 	if th < 0 || us < th {
 		return
 	}
+	args = slowlogRedacted(args)
 	e := slowEntry{at: start.Unix(), duration: us, addr: c.addr, name: *c.name.Load()}
 	n := min(len(args), slowlogMaxArgc)
 	for i := 0; i < n; i++ {

@@ -76,7 +76,11 @@ func (v *hashValue) clone() *hashValue {
 
 // memoryUsage estimates the bytes the value holds (MEMORY USAGE). For a
 // hashtable it samples the first entries, as Redis's MEMORY USAGE does.
-func (v *hashValue) memoryUsage() int {
+func (v *hashValue) memoryUsage() int { return v.memoryUsageSampled(memorySamples) }
+
+// memoryUsageSampled is memoryUsage measuring at most samples elements of
+// a hashtable (MEMORY USAGE key SAMPLES n).
+func (v *hashValue) memoryUsageSampled(samples int) int {
 	const header = 48
 	if v.dict == nil {
 		return header + cap(v.lp)
@@ -87,7 +91,7 @@ func (v *hashValue) memoryUsage() int {
 	v.dict.Each(func(k string, val *string) bool {
 		bytes += allocSize(len(k) + len(*val))
 		sampled++
-		return sampled < memorySamples
+		return sampled < samples
 	})
 	if sampled > 0 {
 		total += bytes * v.dict.Len() / sampled

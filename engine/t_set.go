@@ -76,7 +76,11 @@ func (v *setValue) clone() *setValue {
 
 // memoryUsage estimates the bytes the value holds (MEMORY USAGE). For a
 // hashtable it samples the first members, as Redis's MEMORY USAGE does.
-func (v *setValue) memoryUsage() int {
+func (v *setValue) memoryUsage() int { return v.memoryUsageSampled(memorySamples) }
+
+// memoryUsageSampled is memoryUsage measuring at most samples elements of
+// a hashtable (MEMORY USAGE key SAMPLES n).
+func (v *setValue) memoryUsageSampled(samples int) int {
 	const header = 48
 	if v.dict == nil {
 		return header + cap(v.is.data)
@@ -87,7 +91,7 @@ func (v *setValue) memoryUsage() int {
 	v.dict.Each(func(k string, _ *struct{}) bool {
 		bytes += allocSize(len(k))
 		sampled++
-		return sampled < memorySamples
+		return sampled < samples
 	})
 	if sampled > 0 {
 		total += bytes * v.dict.Len() / sampled
