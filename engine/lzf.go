@@ -1,10 +1,12 @@
 package engine
 
 // LZF, the compression Redis applies to strings longer than 20 bytes in RDB
-// files and DUMP payloads (rdbcompression). lzfCompress follows liblzf's
-// lzf_c.c as Redis builds it (HLOG 16, VERY_FAST, a zeroed hash table), so
-// it usually produces the very bytes Redis does; lzfDecompress is lzf_d.c
-// with CHECK_INPUT.
+// files and DUMP payloads (rdbcompression). lzfCompressBase follows liblzf
+// 3.6's lzf_c.c as Redis 7.0 builds it (HLOG 16, VERY_FAST, offsets in the
+// hash table). Redis does not clear that table (INIT_HTAB 0), so entries
+// left by earlier compressions may give it extra matches; with a clear
+// table this code produces the bytes Redis produces in the common case, and
+// a valid LZF stream always. lzfDecompress is lzf_d.c with CHECK_INPUT.
 //
 // Format: 000LLLLL and L+1 literal bytes; LLLooooo oooooooo, a back
 // reference of L+2 bytes at distance o+1; 111ooooo LLLLLLLL oooooooo, a back
@@ -49,20 +51,22 @@ func lzfCompressBase(in, out []byte, htab []uint32, base uint32) int {
 		if ref > 0 && ref < ip {
 			off = ip - ref - 1
 		}
-		if ref > 0 && ref < ip && off < lzfMaxOff && ip+4 < inLen &&
+		if ref > 0 && ref < ip && off < lzfMaxOff &&
 			in[ref] == in[ip] && in[ref+1] == in[ip+1] && in[ref+2] == in[ip+2] {
 			length := 2
 			maxlen := inLen - ip - length
 			if maxlen > lzfMaxRef {
 				maxlen = lzfMaxRef
 			}
-			out[op-lit-1] = byte(lit - 1) // stop run
+			undo := 0
 			if lit == 0 {
-				op-- // undo run if length is zero
+				undo = 1
 			}
-			if op+3+1 >= outLen {
+			if op-undo+3+1 >= outLen {
 				return 0
 			}
+			out[op-lit-1] = byte(lit - 1) // stop run
+			op -= undo                    // undo run if length is zero
 			// As lzf_c.c: sixteen unchecked steps while far from the end
 			// (they may run past maxlen, never past the input), then one
 			// at a time.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"slices"
@@ -61,8 +62,8 @@ const (
 	rdbFooterSize          = 10 // version (2) + CRC-64 (8)
 	lzfMaxExpansion        = 88 // an LZF back reference of 3 bytes expands to at most 264
 	quicklistSafetyLimit   = 8192
-	quicklistMaxFillCount  = 1 << 15
-	rdbMinCompressedLength = 21 // rdbSaveRawString compresses strings longer than 20 bytes
+	quicklistMaxFillCount  = 1<<15 - 1 // FILL_MAX
+	rdbMinCompressedLength = 21        // rdbSaveRawString compresses strings longer than 20 bytes
 )
 
 // quicklistOptimizationLevel is quicklist's optimization_level: the node
@@ -532,12 +533,19 @@ func (r *rdbReader) loadLen() (n uint64, encoded, ok bool) {
 	return 0, false, false
 }
 
+// loadPlainLen reads a length as rdbLoadLen(rdb, NULL): the bits of an
+// "encoded" first byte count as a 6-bit length.
+func (r *rdbReader) loadPlainLen() (uint64, bool) {
+	n, _, ok := r.loadLen()
+	return n, ok
+}
+
 // loadCount reads a length used as a count of items of at least minSize
 // bytes each, refusing counts the rest of the payload cannot hold (before
 // anything is allocated for them).
 func (r *rdbReader) loadCount(minSize int) (int, bool) {
-	n, enc, ok := r.loadLen()
-	if !ok || enc || n > uint64(r.remaining()/minSize) {
+	n, ok := r.loadPlainLen()
+	if !ok || n > uint64(r.remaining()/minSize) {
 		return 0, false
 	}
 	return int(n), true
@@ -577,15 +585,23 @@ func (r *rdbReader) loadString() ([]byte, bool) {
 		}
 		return strconv.AppendInt(r.tmp[:0], int64(int32(binary.LittleEndian.Uint32(b))), 10), true
 	case rdbEncLZF:
-		clen, cenc, ok := r.loadLen()
-		if !ok || cenc {
+		clen, ok := r.loadPlainLen()
+		if !ok {
 			return nil, false
 		}
-		ulen, uenc, ok := r.loadLen()
-		if !ok || uenc || clen == 0 || clen > uint64(r.remaining()) || ulen > clen*lzfMaxExpansion {
+		ulen, ok := r.loadPlainLen()
+		if !ok || clen > uint64(r.remaining()) {
 			return nil, false
 		}
 		in, _ := r.read(int(clen))
+		if ulen == 0 {
+			// lzf_decompress into no room returns 0, which Redis takes
+			// for the expected length: an empty string.
+			return nil, true
+		}
+		if clen == 0 || ulen > clen*lzfMaxExpansion {
+			return nil, false
+		}
 		out := make([]byte, ulen)
 		if lzfDecompress(in, out) != int(ulen) {
 			return nil, false
@@ -623,17 +639,40 @@ func (r *rdbReader) loadStringDouble() (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return parseScoreString(b)
+	return parseScoreString(b, 255)
 }
 
-// parseScoreString parses a score stored as a string (old RDB doubles, and
-// listpack or ziplist entries). NaN is refused.
-func parseScoreString(b []byte) (float64, bool) {
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil && !isRangeErr(err) {
-		return 0, false
+// parseScoreString parses a score stored as a string as Redis reads it:
+// old RDB doubles with sscanf("%lg"), listpack and ziplist scores with
+// strtod (zzlStrtod, which looks at 127 bytes at most). Both skip leading
+// space and take the longest prefix that is a number, so "1.5abc" is 1.5.
+// Nothing numeric, or NaN, is refused.
+func parseScoreString(b []byte, limit int) (float64, bool) {
+	if len(b) > limit {
+		b = b[:limit]
 	}
-	if math.IsNaN(f) {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	// Quick path: the whole string.
+	if f, ok := parseStrtod(b); ok {
+		return f, !math.IsNaN(f)
+	}
+	for k := len(b) - 1; k > 0; k-- {
+		if f, ok := parseStrtod(b[:k]); ok {
+			return f, !math.IsNaN(f)
+		}
+	}
+	return 0, false
+}
+
+// parseStrtod parses all of b as C's strtod would, overflow giving ±inf.
+func parseStrtod(b []byte) (float64, bool) {
+	if len(b) == 0 || bytes.IndexByte(b, '_') >= 0 {
+		return 0, false // Go's digit separators are not C's
+	}
+	f, err := strconv.ParseFloat(unsafeString(b), 64)
+	if err != nil && !isRangeErr(err) {
 		return 0, false
 	}
 	return f, true
@@ -705,9 +744,8 @@ func loadObject(db *DB, r *rdbReader, t byte) (object, bool) {
 		for ; n > 0; n-- {
 			container := uint64(quicklistNodePacked)
 			if t == rdbTypeListQuicklist2 {
-				var enc bool
-				container, enc, ok = r.loadLen()
-				if !ok || enc || (container != quicklistNodePacked && container != quicklistNodePlain) {
+				container, ok = r.loadPlainLen()
+				if !ok || (container != quicklistNodePacked && container != quicklistNodePlain) {
 					return object{}, false
 				}
 			}
@@ -803,7 +841,7 @@ func loadObject(db *DB, r *rdbReader, t byte) (object, bool) {
 			score := float64(v)
 			if !isInt {
 				var ok bool
-				if score, ok = parseScoreString(s); !ok {
+				if score, ok = parseScoreString(s, 127); !ok {
 					return false
 				}
 			}
@@ -818,14 +856,10 @@ func loadObject(db *DB, r *rdbReader, t byte) (object, bool) {
 		if !ok || odd || len(ents) == 0 {
 			return object{}, false
 		}
-		// A listpack is kept sorted by (score, member); refuse one that
-		// is not, or that repeats a member.
-		for i := 1; i < len(ents); i++ {
-			if !zless(ents[i-1].score, ents[i-1].member, ents[i].score, ents[i].member) {
-				return object{}, false
-			}
-		}
-		if hasDuplicateMembers(ents) {
+		// Redis keeps these sorted by (score, member) and does not check
+		// it on load; sort what is not (the engine relies on the order),
+		// refuse a repeated member.
+		if !sortDistinctZents(ents) {
 			return object{}, false
 		}
 		return newCollection(TypeZSet, buildZset(db, ents, len(ents) <= cfg.ZSetMaxListpackEntries)), true
