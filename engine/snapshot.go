@@ -924,10 +924,12 @@ func (s *snapReader) readSet(db *DB) (*setValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		if (width != 2 && width != 4 && width != 8) || len(data) == 0 || len(data)%int(width) != 0 {
+		// Width 0 is a set that never needed more than 2 bytes.
+		is := intset{data: data, width: width}
+		if (width != 0 && width != 2 && width != 4 && width != 8) || len(data) == 0 || len(data)%is.w() != 0 {
 			return nil, corrupt("intset")
 		}
-		return &setValue{is: intset{data: data, width: width}}, nil
+		return &setValue{is: is}, nil
 	case snapDict:
 		d := NewDict[struct{}](db.seed)
 		n, err := readDictHeader(s, d, math.MaxInt64)

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +53,7 @@ func populate(t testing.TB, db *DB, now int64) {
 		do("SREM", "bigset", "m"+strconv.Itoa(i))
 	}
 	do("SADD", "strset", "a", "b", "c")
+	do("SADD", "smallints", "1", "2", "3")
 	do("HSET", "hlp", "f1", "v1", "f2", "2", "f3", strings.Repeat("x", 60))
 	for i := 0; i < 700; i++ {
 		do("HSET", "hbig", "f"+strconv.Itoa(i), "v"+strconv.Itoa(i))
@@ -102,6 +105,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkKeyspace(t, got)
+	sameLayout(t, db, got)
 	if got.Seed() != db.Seed() || got.Config() != db.Config() || got.Len() != db.Len() ||
 		got.VolatileLen() != db.VolatileLen() || got.Dirty() != db.Dirty() {
 		t.Fatalf("header differs: seed %d/%d cfg %+v/%+v len %d/%d", got.Seed(), db.Seed(), got.Config(), db.Config(), got.Len(), db.Len())
@@ -485,64 +489,60 @@ func smallConfig(db *DB) {
 
 // TestDeterminism is the project's design rule in a test: two DBs created
 // with the same seed that apply the same commands (with the same times and
-// seeds) give the same replies and end in the same state, layout included;
-// a DB restored from a snapshot taken midway continues exactly like them.
+// seeds) give the same replies and end in the same state, layout included.
+// A third DB is replaced by a copy restored from its snapshot at several
+// points of the sequence, and must continue exactly like them.
 func TestDeterminism(t *testing.T) {
 	n := 40000
 	if testing.Short() {
 		n = 8000
 	}
-	for _, seed := range []uint64{1, 2} {
+	const checkpoints = 10
+	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			steps := genSteps(seed, n)
-			half := n / 2
 			a, b, c := New(42), New(42), New(42)
 			for _, db := range []*DB{a, b, c} {
 				smallConfig(db)
 			}
-			ra1 := applySteps(t, a, steps[:half])
-			rb1 := applySteps(t, b, steps[:half])
-			applySteps(t, c, steps[:half])
-			compareReplies(t, steps[:half], ra1, rb1)
-			if a.Digest() != b.Digest() || a.LayoutDigest() != b.LayoutDigest() {
-				t.Fatal("digests differ at half time")
+			chunk := n / checkpoints
+			for from := 0; from < n; from += chunk {
+				part := steps[from:min(n, from+chunk)]
+				// Change the settings midway in every DB: conversions
+				// follow the new thresholds, new lists get a new fill.
+				if from == n/2 {
+					for _, db := range []*DB{a, b, c} {
+						cfg := db.Config()
+						cfg.ListMaxListpackSize = -1
+						cfg.ZSetMaxListpackEntries = 30
+						db.SetConfig(cfg)
+					}
+				}
+				ra := applySteps(t, a, part)
+				rb := applySteps(t, b, part)
+				rc := applySteps(t, c, part)
+				compareReplies(t, part, ra, rb)
+				compareReplies(t, part, ra, rc)
+				if a.Digest() != b.Digest() || a.LayoutDigest() != b.LayoutDigest() {
+					t.Fatalf("a and b differ after step %d", from+len(part))
+				}
+				if a.LayoutDigest() != c.LayoutDigest() {
+					t.Fatalf("a and the restored DB differ after step %d", from+len(part))
+				}
+				// Replace c by its snapshot.
+				c2, err := ReadSnapshot(bytes.NewReader(snapshotBytes(t, c)))
+				if err != nil {
+					t.Fatalf("after step %d: %v", from+len(part), err)
+				}
+				checkKeyspace(t, c2)
+				sameLayout(t, c, c2)
+				if c2.LayoutDigest() != c.LayoutDigest() || c2.Digest() != c.Digest() || c2.Dirty() != c.Dirty() {
+					t.Fatalf("restored DB differs after step %d", from+len(part))
+				}
+				c = c2
 			}
-			// Snapshot c, change the settings in the restored copy only
-			// after checking they travelled, and go on.
-			snap := snapshotBytes(t, c)
-			c2, err := ReadSnapshot(bytes.NewReader(snap))
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkKeyspace(t, c2)
-			if c2.LayoutDigest() != a.LayoutDigest() || c2.Digest() != a.Digest() {
-				t.Fatal("restored DB differs")
-			}
-			// Change the settings midway in every DB: conversions follow
-			// the new thresholds, lists created from now get a new fill.
-			for _, db := range []*DB{a, b, c2} {
-				cfg := db.Config()
-				cfg.ListMaxListpackSize = -1
-				cfg.ZSetMaxListpackEntries = 30
-				db.SetConfig(cfg)
-			}
-			ra2 := applySteps(t, a, steps[half:])
-			rb2 := applySteps(t, b, steps[half:])
-			rc2 := applySteps(t, c2, steps[half:])
-			compareReplies(t, steps[half:], ra2, rb2)
-			compareReplies(t, steps[half:], ra2, rc2)
 			checkKeyspace(t, a)
-			checkKeyspace(t, c2)
-			if a.Digest() != b.Digest() || a.LayoutDigest() != b.LayoutDigest() {
-				t.Fatal("a and b differ at the end")
-			}
-			if a.Digest() != c2.Digest() || a.LayoutDigest() != c2.LayoutDigest() {
-				t.Fatal("a and the restored DB differ at the end")
-			}
-			if a.Dirty() != c2.Dirty() {
-				t.Errorf("dirty %d vs %d", a.Dirty(), c2.Dirty())
-			}
-			encodingsSeen(t, a, steps)
+			encodingsSeen(t, steps)
 		})
 	}
 }
@@ -558,7 +558,7 @@ func compareReplies(t *testing.T, steps []step, x, y []string) {
 
 // encodingsSeen makes sure the random commands exercised what matters: at
 // least the conversions and random picks the test is about.
-func encodingsSeen(t *testing.T, db *DB, steps []step) {
+func encodingsSeen(t *testing.T, steps []step) {
 	seen := map[string]bool{}
 	for _, s := range steps {
 		seen[s.args[0]] = true
@@ -629,5 +629,130 @@ func BenchmarkSnapshot1M(b *testing.B) {
 		b.ReportMetric(float64(buf.Len()), "bytes")
 		b.ReportMetric(float64(t1.Sub(t0).Milliseconds()), "write-ms")
 		b.ReportMetric(float64(t2.Sub(t1).Milliseconds()), "read-ms")
+	}
+}
+
+// TestSnapshotKnowsEveryField fails when a field is added to a structure a
+// snapshot saves, as a reminder to save it too (and to teach sameLayout).
+func TestSnapshotKnowsEveryField(t *testing.T) {
+	for _, c := range []struct {
+		v      any
+		fields int
+	}{
+		{DB{}, 8}, {slotKeys{}, 2}, {object{}, 7}, {Dict[int]{}, 4}, {listValue{}, 4}, {listChunk{}, 5},
+		{setValue{}, 2}, {intset{}, 2}, {hashValue{}, 3}, {zsetValue{}, 2}, {zsetSkiplist{}, 3}, {Config{}, 7},
+	} {
+		if n := reflect.TypeOf(c.v).NumField(); n != c.fields {
+			t.Errorf("%T has %d fields, the snapshot knows %d", c.v, n, c.fields)
+		}
+	}
+}
+
+// sameLayout compares two DBs structure by structure: everything a
+// snapshot must preserve (it does not rely on the snapshot writer, so it
+// also catches what the writer forgets).
+func sameLayout(t testing.TB, a, b *DB) {
+	t.Helper()
+	if a.seed != b.seed || a.cfg != b.cfg || a.nkeys != b.nkeys || a.nvolatile != b.nvolatile || a.dirty != b.dirty {
+		t.Fatalf("DB headers differ")
+	}
+	for s := range a.slots {
+		x, y := a.slots[s], b.slots[s]
+		if (x == nil || x.keys.Len() == 0) && (y == nil || y.keys.Len() == 0) {
+			continue
+		}
+		if x == nil || y == nil {
+			t.Fatalf("slot %d: present in one DB only", s)
+		}
+		sameDict(t, &x.keys, &y.keys, func(k string, o, p *object) {
+			if o.typ != p.typ || o.enc != p.enc || o.flags != p.flags || o.lru != p.lru || o.n != p.n || o.c != p.c {
+				t.Fatalf("key %q: object headers differ: %+v vs %+v", k, *o, *p)
+			}
+			sameValue(t, k, o, p)
+		})
+		sameDict(t, &x.expires, &y.expires, func(k string, u, v *int64) {
+			if *u != *v {
+				t.Fatalf("key %q: expiry %d vs %d", k, *u, *v)
+			}
+		})
+	}
+}
+
+func sameDict[V any](t testing.TB, a, b *Dict[V], val func(k string, x, y *V)) {
+	t.Helper()
+	if a.n != b.n || a.seed != b.seed || len(a.hashes) != len(b.hashes) || len(a.ents) != len(b.ents) {
+		t.Fatalf("dicts differ: n %d/%d, buckets %d/%d", a.n, b.n, len(a.hashes), len(b.hashes))
+	}
+	for i := range a.hashes {
+		if a.hashes[i] != b.hashes[i] || a.ents[i].key != b.ents[i].key {
+			t.Fatalf("bucket %d: %q vs %q", i, a.ents[i].key, b.ents[i].key)
+		}
+		if a.hashes[i] != 0 {
+			val(a.ents[i].key, &a.ents[i].val, &b.ents[i].val)
+		}
+	}
+}
+
+func sameValue(t testing.TB, k string, o, p *object) {
+	t.Helper()
+	fail := func(what string) { t.Fatalf("key %q: %s differs", k, what) }
+	switch o.typ {
+	case TypeString:
+		if !bytes.Equal(o.bytes(), p.bytes()) {
+			fail("string")
+		}
+	case TypeList:
+		x, y := collection[listValue](*o), collection[listValue](*p)
+		if x.fill != y.fill || x.n != y.n || x.head != y.head || len(x.nodes) != len(y.nodes) || cap(x.nodes) != cap(y.nodes) {
+			fail("list header")
+		}
+		for i, ch := range x.live() {
+			dh := y.live()[i]
+			if ch.size != dh.size || ch.lo != dh.lo || ch.hi != dh.hi || ch.count != dh.count ||
+				!bytes.Equal(ch.buf()[ch.lo:ch.hi], dh.buf()[dh.lo:dh.hi]) {
+				fail("list chunk")
+			}
+		}
+	case TypeSet:
+		x, y := collection[setValue](*o), collection[setValue](*p)
+		if (x.dict == nil) != (y.dict == nil) || x.is.width != y.is.width || !bytes.Equal(x.is.data, y.is.data) || cap(x.is.data) != cap(y.is.data) {
+			fail("set")
+		}
+		if x.dict != nil {
+			sameDict(t, x.dict, y.dict, func(string, *struct{}, *struct{}) {})
+		}
+	case TypeHash:
+		x, y := collection[hashValue](*o), collection[hashValue](*p)
+		if (x.dict == nil) != (y.dict == nil) || x.n != y.n || !bytes.Equal(x.lp, y.lp) || cap(x.lp) != cap(y.lp) {
+			fail("hash")
+		}
+		if x.dict != nil {
+			sameDict(t, x.dict, y.dict, func(f string, u, v *string) {
+				if *u != *v {
+					fail("hash value")
+				}
+			})
+		}
+	case TypeZSet:
+		x, y := collection[zsetValue](*o), collection[zsetValue](*p)
+		if (x.sl == nil) != (y.sl == nil) || !bytes.Equal(x.lp, y.lp) || cap(x.lp) != cap(y.lp) {
+			fail("zset")
+		}
+		if x.sl != nil {
+			sameDict(t, &x.sl.dict, &y.sl.dict, func(m string, u, v *float64) {
+				if math.Float64bits(*u) != math.Float64bits(*v) {
+					fail("zset score")
+				}
+			})
+			if x.sl.memBytes != y.sl.memBytes || x.sl.tree.length != y.sl.tree.length {
+				fail("zset index")
+			}
+			var ex, ey []zent
+			x.sl.tree.each(func(e *zent) bool { ex = append(ex, *e); return true })
+			y.sl.tree.each(func(e *zent) bool { ey = append(ey, *e); return true })
+			if !reflect.DeepEqual(ex, ey) {
+				fail("zset order")
+			}
+		}
 	}
 }
