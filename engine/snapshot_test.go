@@ -183,7 +183,11 @@ func TestSnapshotBadContents(t *testing.T) {
 	sw.bw.Flush()
 	raw := body.Bytes()
 	rng := rand.New(rand.NewPCG(5, 6))
-	for i := 0; i < 3000; i++ {
+	n := 800
+	if testing.Short() {
+		n = 200
+	}
+	for i := 0; i < n; i++ {
 		bad := bytes.Clone(raw)
 		switch rng.IntN(3) {
 		case 0:
