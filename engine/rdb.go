@@ -599,7 +599,8 @@ func (r *rdbReader) loadString() ([]byte, bool) {
 			// for the expected length: an empty string.
 			return nil, true
 		}
-		if clen == 0 || ulen > clen*lzfMaxExpansion {
+		// A string object holds at most 4 GB (its length is 32 bits).
+		if clen == 0 || ulen > clen*lzfMaxExpansion || ulen > maxStringLength {
 			return nil, false
 		}
 		out := make([]byte, ulen)
