@@ -17,7 +17,8 @@ import (
 func (db *DB) Digest() [20]byte {
 	var out [20]byte
 	var buf []byte
-	for _, sk := range db.slots {
+	for i := range db.slots {
+		sk := db.slotAt(i)
 		if sk == nil {
 			continue
 		}

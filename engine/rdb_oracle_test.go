@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/flotilla-db/flotilla/engine/scripttest"
+
 	"bytes"
 	"encoding/binary"
 	"flag"
@@ -225,16 +227,16 @@ var redisDefaults = [][]string{
 }
 
 func TestDumpRestoreOracle(t *testing.T) {
-	rc := startOracle(t)
+	rc := scripttest.StartOracle(t)
 	const now = 1_700_000_000_000
 	for _, oc := range oracleCases() {
 		t.Run(oc.name, func(t *testing.T) {
-			rc.do(t, []string{"FLUSHALL"}, 2)
+			rc.Do(t, []string{"FLUSHALL"}, 2)
 			for _, c := range redisDefaults {
-				rc.do(t, c, 2)
+				rc.Do(t, c, 2)
 			}
 			for _, c := range oc.redisConfig {
-				if r := rc.do(t, c, 2); r != "+OK" {
+				if r := rc.Do(t, c, 2); r != "+OK" {
 					t.Fatalf("%q: %s", c, r)
 				}
 			}
@@ -245,7 +247,7 @@ func TestDumpRestoreOracle(t *testing.T) {
 				db.SetConfig(cfg)
 			}
 			flo := func(args ...string) string { return run1(t, db, now, 1, args...) }
-			red := func(args ...string) string { return rc.do(t, args, 2) }
+			red := func(args ...string) string { return rc.Do(t, args, 2) }
 			for _, c := range oc.setup {
 				if a, b := flo(c...), red(c...); a != b {
 					t.Fatalf("setup %q: flotilla %s, redis %s", c[:min(len(c), 3)], a, b)
@@ -253,7 +255,7 @@ func TestDumpRestoreOracle(t *testing.T) {
 			}
 			// Restore with default settings on both sides.
 			for _, c := range redisDefaults {
-				rc.do(t, c, 2)
+				rc.Do(t, c, 2)
 			}
 			db.SetConfig(DefaultConfig())
 			for _, key := range oc.keys {
@@ -450,12 +452,12 @@ func legacyPayloads() map[string]string {
 }
 
 func TestRestoreLegacyOracle(t *testing.T) {
-	rc := startOracle(t)
+	rc := scripttest.StartOracle(t)
 	db := New(1)
 	for name, p := range legacyPayloads() {
 		t.Run(name, func(t *testing.T) {
 			flo := func(args ...string) string { return run1(t, db, 1_700_000_000_000, 1, args...) }
-			red := func(args ...string) string { return rc.do(t, args, 2) }
+			red := func(args ...string) string { return rc.Do(t, args, 2) }
 			a, b := flo("RESTORE", name, "0", p, "REPLACE"), red("RESTORE", name, "0", p, "REPLACE")
 			if a != b {
 				t.Fatalf("RESTORE: flotilla %s, redis %s", a, b)
@@ -486,14 +488,17 @@ var (
 )
 
 func TestRestoreSanitizeOracle(t *testing.T) {
-	rc := startOracle(t)
-	red := func(args ...string) string { return rc.do(t, args, 2) }
+	rc := scripttest.StartOracle(t)
+	red := func(args ...string) string { return rc.Do(t, args, 2) }
 	if r := red("CONFIG", "SET", "sanitize-dump-payload", "yes"); r != "+OK" {
 		t.Fatal(r)
 	}
 	rng := rand.New(rand.NewPCG(21, *sanitizeSeed))
 	seeds := restoreSeeds(t)
 	n := *sanitizeN
+	if raceEnabled {
+		n /= 10
+	}
 	if testing.Short() {
 		n = 500
 	}

@@ -451,8 +451,8 @@ func TestRestoreMutations(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	seeds := restoreSeeds(t)
 	n := 20000
-	if testing.Short() {
-		n = 3000
+	if testing.Short() || raceEnabled {
+		n = 1500
 	}
 	for i := 0; i < n; i++ {
 		body := bytes.Clone(seeds[rng.IntN(len(seeds))])

@@ -165,7 +165,8 @@ func (w *snapWriter) writeDB(db *DB) {
 	}
 	w.uvarint(uint64(db.nkeys))
 	w.uvarint(uint64(db.nvolatile))
-	for s, sk := range db.slots {
+	for s := range db.slots {
+		sk := db.slotAt(s)
 		if sk == nil || sk.keys.Len() == 0 {
 			continue
 		}
@@ -598,9 +599,8 @@ func (s *snapReader) readDB() (*DB, error) {
 			return nil, corrupt("slot out of order")
 		}
 		lastSlot = slot
-		sk := &slotKeys{}
+		sk := &db.slots[slot]
 		sk.keys.seed, sk.expires.seed = seed, seed
-		db.slots[slot] = sk
 		if err := s.readKeys(db, sk, Slot(slot), nkeys-db.nkeys); err != nil {
 			return nil, err
 		}
@@ -636,12 +636,12 @@ func readDictHeader[V any](s *snapReader, d *Dict[V], limit int) (int, error) {
 // nextBucket reads the gap to the next entry's bucket and checks that it is
 // free.
 func nextBucket[V any](s *snapReader, d *Dict[V], prev int) (int, error) {
-	gap, err := s.count(uint64(len(d.hashes)), "bucket")
+	gap, err := s.count(uint64(len(d.ents)), "bucket")
 	if err != nil {
 		return 0, err
 	}
 	b := prev + 1 + gap
-	if b >= len(d.hashes) || d.hashes[b] != 0 {
+	if b >= len(d.ents) || d.ents[b].hash != 0 {
 		return 0, corrupt("bucket")
 	}
 	return b, nil
@@ -651,8 +651,8 @@ func nextBucket[V any](s *snapReader, d *Dict[V], prev int) (int, error) {
 // found where it was placed: no hole in its probe sequence, no duplicate
 // before it. Then lookups, inserts and deletes work on it as on the original.
 func (d *Dict[V]) checkLayout() bool {
-	for i, h := range d.hashes {
-		if h != 0 && d.find(d.ents[i].key, h) != i {
+	for i := range d.ents {
+		if h := d.ents[i].hash; h != 0 && d.find(d.ents[i].key, h) != i {
 			return false
 		}
 	}
@@ -713,7 +713,7 @@ func (s *snapReader) readExpires(db *DB, sk *slotKeys) error {
 		if b, err = nextBucket(s, &sk.expires, b); err != nil {
 			return err
 		}
-		kb, err := s.count(uint64(len(sk.keys.hashes)-1), "key bucket")
+		kb, err := s.count(uint64(len(sk.keys.ents)-1), "key bucket")
 		if err != nil {
 			return err
 		}
@@ -721,7 +721,7 @@ func (s *snapReader) readExpires(db *DB, sk *slotKeys) error {
 		if err != nil {
 			return err
 		}
-		if sk.keys.hashes[kb] == 0 || sk.keys.ents[kb].val.flags&objVolatile != 0 {
+		if sk.keys.ents[kb].hash == 0 || sk.keys.ents[kb].val.flags&objVolatile != 0 {
 			return corrupt("expiry of no key")
 		}
 		sk.keys.ents[kb].val.flags |= objVolatile
@@ -1060,11 +1060,11 @@ func (s *snapReader) readZset(db *DB) (*zsetValue, error) {
 				return nil, err
 			}
 			score := math.Float64frombits(bits)
-			b, err := s.count(uint64(len(sl.dict.hashes)-1), "bucket")
+			b, err := s.count(uint64(len(sl.dict.ents)-1), "bucket")
 			if err != nil {
 				return nil, err
 			}
-			if math.IsNaN(score) || sl.dict.hashes[b] != 0 {
+			if math.IsNaN(score) || sl.dict.ents[b].hash != 0 {
 				return nil, corrupt("zset element")
 			}
 			if i > 0 && !zless(ents[i-1].score, ents[i-1].member, score, m) {

@@ -138,8 +138,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 
 func allKeys(db *DB) []string {
 	var keys []string
-	for _, sk := range db.slots {
-		if sk != nil {
+	for i := range db.slots {
+		if sk := db.slotAt(i); sk != nil {
 			keys = append(keys, sk.keys.Keys()...)
 		}
 	}
@@ -184,6 +184,9 @@ func TestSnapshotBadContents(t *testing.T) {
 	raw := body.Bytes()
 	rng := rand.New(rand.NewPCG(5, 6))
 	n := 800
+	if raceEnabled {
+		n = 100
+	}
 	if testing.Short() {
 		n = 200
 	}
@@ -584,7 +587,8 @@ func TestDeterminismEncodings(t *testing.T) {
 	for i, s := range steps {
 		run1(t, db, s.now, s.seed, s.args...)
 		if i%50 == 0 {
-			for _, sk := range db.slots {
+			for si := range db.slots {
+				sk := db.slotAt(si)
 				if sk == nil {
 					continue
 				}
@@ -643,7 +647,7 @@ func TestSnapshotKnowsEveryField(t *testing.T) {
 		v      any
 		fields int
 	}{
-		{DB{}, 8}, {slotKeys{}, 2}, {object{}, 7}, {Dict[int]{}, 4}, {listValue{}, 4}, {listChunk{}, 5},
+		{DB{}, 8}, {slotKeys{}, 2}, {object{}, 7}, {Dict[int]{}, 3}, {listValue{}, 4}, {listChunk{}, 5},
 		{setValue{}, 2}, {intset{}, 2}, {hashValue{}, 3}, {zsetValue{}, 2}, {zsetSkiplist{}, 3}, {Config{}, 7},
 	} {
 		if n := reflect.TypeOf(c.v).NumField(); n != c.fields {
@@ -661,7 +665,7 @@ func sameLayout(t testing.TB, a, b *DB) {
 		t.Fatalf("DB headers differ")
 	}
 	for s := range a.slots {
-		x, y := a.slots[s], b.slots[s]
+		x, y := a.slotAt(s), b.slotAt(s)
 		if (x == nil || x.keys.Len() == 0) && (y == nil || y.keys.Len() == 0) {
 			continue
 		}
@@ -684,14 +688,14 @@ func sameLayout(t testing.TB, a, b *DB) {
 
 func sameDict[V any](t testing.TB, a, b *Dict[V], val func(k string, x, y *V)) {
 	t.Helper()
-	if a.n != b.n || a.seed != b.seed || len(a.hashes) != len(b.hashes) || len(a.ents) != len(b.ents) {
-		t.Fatalf("dicts differ: n %d/%d, buckets %d/%d", a.n, b.n, len(a.hashes), len(b.hashes))
+	if a.n != b.n || a.seed != b.seed || false || len(a.ents) != len(b.ents) {
+		t.Fatalf("dicts differ: n %d/%d, buckets %d/%d", a.n, b.n, len(a.ents), len(b.ents))
 	}
-	for i := range a.hashes {
-		if a.hashes[i] != b.hashes[i] || a.ents[i].key != b.ents[i].key {
+	for i := range a.ents {
+		if a.ents[i].hash != b.ents[i].hash || a.ents[i].key != b.ents[i].key {
 			t.Fatalf("bucket %d: %q vs %q", i, a.ents[i].key, b.ents[i].key)
 		}
-		if a.hashes[i] != 0 {
+		if a.ents[i].hash != 0 {
 			val(a.ents[i].key, &a.ents[i].val, &b.ents[i].val)
 		}
 	}
