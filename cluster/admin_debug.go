@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"strconv"
@@ -46,9 +48,21 @@ func cmdDEBUG(c *conn, args [][]byte, inExec bool) {
 		c.w.WriteOK()
 	case sub == "error" && argc == 3:
 		c.w.WriteError(string(args[2]))
-	case sub == "digest" || sub == "digest-value" || sub == "reload":
-		// Being implemented with DUMP/RESTORE.
-		c.w.WriteError("ERR DEBUG " + strings.ToUpper(sub) + " is not supported yet")
+	case sub == "digest" && argc == 2:
+		var d [20]byte
+		c.withRead(c.s.shard, inExec, func(db *engine.DB) { d = db.Digest() })
+		c.w.WriteBulkString(hex.EncodeToString(d[:]))
+	case sub == "digest-value" && argc >= 2:
+		now := time.Now().UnixMilli()
+		c.withRead(c.s.shard, inExec, func(db *engine.DB) {
+			c.w.WriteArray(argc - 2)
+			for _, k := range args[2:] {
+				d := db.KeyDigest(k, now)
+				c.w.WriteBulkString(hex.EncodeToString(d[:]))
+			}
+		})
+	case sub == "reload" && argc >= 2:
+		debugReload(c, inExec)
 	default:
 		c.w.WriteError(errSubcommandSyntax(args))
 	}
@@ -255,4 +269,26 @@ func atoi(b []byte) int64 {
 		return math.MaxInt64
 	}
 	return v
+}
+
+// debugReload saves the keyspace to a snapshot and loads it back, as
+// DEBUG RELOAD does with an RDB file: a test of the snapshot path.
+func debugReload(c *conn, inExec bool) {
+	sh := c.s.shard
+	if !inExec {
+		sh.BeginWrite()
+		defer sh.EndWrite()
+	}
+	var buf bytes.Buffer
+	if err := sh.DB().WriteSnapshot(&buf); err != nil {
+		c.w.WriteError("ERR Error trying to save the DB: " + err.Error())
+		return
+	}
+	db, err := engine.ReadSnapshot(&buf)
+	if err != nil {
+		c.w.WriteError("ERR Error trying to load the DB: " + err.Error())
+		return
+	}
+	sh.ReplaceDBLocked(db)
+	c.w.WriteOK()
 }

@@ -38,12 +38,6 @@ func TestDebugErrors(t *testing.T) {
 		{"DEBUG", "HELP", "x"},
 	}, nil)
 	checkHelpSubset(t, f.do("DEBUG", "HELP"), r.do("DEBUG", "HELP"))
-	// Being written with DUMP/RESTORE.
-	runCases(t, f, []cmdCase{
-		{[]string{"DEBUG", "DIGEST"}, "-ERR DEBUG DIGEST is not supported yet"},
-		{[]string{"DEBUG", "digest-value", "k"}, "-ERR DEBUG DIGEST-VALUE is not supported yet"},
-		{[]string{"DEBUG", "RELOAD"}, "-ERR DEBUG RELOAD is not supported yet"},
-	})
 }
 
 func TestDebugSleep(t *testing.T) {

@@ -109,3 +109,13 @@ func (db *DB) LayoutDigest() [20]byte {
 	copy(out[:], h.Sum(nil))
 	return out
 }
+
+// KeyDigest returns the digest of the value at key (DEBUG DIGEST-VALUE):
+// zeros for a missing key. Safe under the read lock.
+func (db *DB) KeyDigest(key []byte, now int64) [20]byte {
+	o, ok := db.peek(key, now)
+	if !ok {
+		return [20]byte{}
+	}
+	return sha1.Sum(digestValue(nil, &o))
+}

@@ -294,3 +294,22 @@ func (n *notifier) Flushed() {
 		}
 	}
 }
+
+// ReplaceDBLocked swaps in db (DEBUG RELOAD, and later a Raft snapshot
+// restore), keeping the notifier. Clients watching keys are marked dirty, as
+// every key may have changed. Call with the write lock.
+func (s *Shard) ReplaceDBLocked(db *engine.DB) {
+	db.SetConfig(s.db.Config())
+	db.SetNotifier((*notifier)(s))
+	old, st := s.db.Stats(), db.Stats()
+	st.Hits.Store(old.Hits.Load())
+	st.Misses.Store(old.Misses.Load())
+	st.Expired.Store(old.Expired.Load())
+	st.Evicted.Store(old.Evicted.Load())
+	s.db = db
+	for _, list := range s.mu.watched {
+		for _, w := range list {
+			w.dirty.Store(true)
+		}
+	}
+}
