@@ -66,7 +66,23 @@ var params = []*param{
 	{name: "active-expire-effort", def: "1", mutable: true, norm: intRange(1, 10)},
 	// Settings Redis tools read; fixed in Flotilla.
 	{name: "databases", def: "1", norm: intRange(1, 1)},
-	{name: "cluster-enabled", def: "yes", norm: oneOf("yes")},
+	// The cluster: yes runs the node as a member of a Raft-replicated
+	// cluster (a one-node cluster by default); no runs a standalone,
+	// in-memory node with no replication or persistence.
+	{name: "cluster-enabled", def: "yes", norm: oneOf("yes", "no")},
+	{name: "cluster-port", def: "0", norm: intRange(0, 65535)},
+	{name: "cluster-announce-ip", def: "", norm: normString},
+	{name: "node-id", def: "", norm: normNodeID},
+	{name: "zone", def: "default", norm: normString},
+	{name: "gossip-port", def: "7946", norm: intRange(0, 65535)},
+	{name: "metrics-port", def: "9121", norm: intRange(0, 65535)},
+	{name: "join", def: "", norm: normFields},
+	{name: "bootstrap-expect", def: "1", norm: intRange(1, 1000)},
+	{name: "cluster-shards", def: "0", norm: intRange(0, 16384)},
+	{name: "cluster-replicas", def: "3", norm: intRange(1, 7)},
+	{name: "raft-heartbeat-timeout", def: "250", norm: intRange(10, 60000)},
+	{name: "raft-election-timeout", def: "250", norm: intRange(10, 60000)},
+	{name: "raft-snapshot-threshold", def: "16384", norm: intRange(16, math.MaxInt32)},
 	{name: "daemonize", def: "no", norm: oneOf("no")},
 	{name: "appendonly", def: "no", norm: oneOf("no")},
 	{name: "save", def: "", norm: normString},
@@ -537,4 +553,23 @@ func normList(s string) (string, error) {
 		return "", errors.New("Too many bind addresses specified")
 	}
 	return strings.Join(f, " "), nil
+}
+
+func normFields(s string) (string, error) { return strings.Join(strings.Fields(s), " "), nil }
+
+// normNodeID accepts a node ID as Redis Cluster spells them: 40 lowercase
+// hex digits.
+func normNodeID(s string) (string, error) {
+	if s == "" {
+		return s, nil
+	}
+	if len(s) != 40 {
+		return "", errors.New("node id must be 40 hexadecimal characters")
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return "", errors.New("node id must be 40 hexadecimal characters")
+		}
+	}
+	return s, nil
 }

@@ -35,6 +35,20 @@ type conn struct {
 
 	multi *multiState
 	watch shard.Watch
+	// watchShard is the shard the WATCHed keys are registered with.
+	watchShard *shard.Shard
+
+	// Cluster mode: the writes waiting to be proposed (see queueWrite),
+	// whether the running command's reply is deferred to them, the
+	// pipeline batch number, and the last batch whose reads on a shard
+	// had leadership confirmed.
+	pend      pendingWrites
+	deferred  bool
+	batch     uint64
+	confirmed struct {
+		rep   *shard.Replica
+		batch uint64
+	}
 
 	// Subscriptions, changed by the owner goroutine under the hub's lock.
 	channels      map[string]bool
@@ -165,17 +179,20 @@ func (c *conn) serve() {
 			return
 		}
 		c.clock = time.Now()
+		c.batch++
 		for i := range reqs {
 			args := reqs[i].Args
 			c.stats.netIn += int64(argsSize(args))
 			c.dispatch(args)
 			if c.closeAfter || c.killed.Load() {
+				c.flushPending()
 				c.release()
 				c.stats.flush(c.s)
 				c.flush()
 				return
 			}
 		}
+		c.flushPending()
 		c.release()
 		c.stats.flush(c.s)
 		if err := c.flush(); err != nil {

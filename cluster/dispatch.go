@@ -60,6 +60,10 @@ func allowedWhileSubscribed(name string) bool {
 // lookup and arity, authentication, pub/sub context, MULTI queueing, then
 // the command.
 func (c *conn) dispatch(args [][]byte) {
+	if c.pend.rep != nil && !c.joinsPending(args) {
+		// Replies go out in order: what is pending is answered first.
+		c.flushPending()
+	}
 	// Redis answers QUIT before looking it up, whatever its arguments.
 	if len(args[0]) == 4 && strings.EqualFold(string(args[0]), "quit") {
 		c.w.WriteOK()
@@ -124,6 +128,7 @@ func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
 	start := c.clock
 	before := c.w.Buffered()
 	c.lastCmd.Store(&cmd.Name)
+	c.deferred = false
 	if h := handlersByID.server[cmd.ID]; h != nil {
 		if !inExec {
 			// Server commands take the locks they need themselves.
@@ -134,6 +139,12 @@ func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
 		c.runData(cmd, h, args, inExec)
 	} else {
 		c.w.WriteError("ERR unknown command '" + cmd.Name + "', with args beginning with: ")
+	}
+	if c.deferred {
+		// A write waiting in the pending entry: accounted for when its
+		// reply comes (flushPending).
+		c.deferred = false
+		return
 	}
 	// Time spent blocked (BLPOP, WAIT...) is not execution time, as in
 	// Redis: it counts in neither the statistics nor the slow log.
@@ -216,6 +227,18 @@ func (c *conn) release() {
 // writes under the exclusive one. A blocking command that finds nothing
 // parks the client.
 func (c *conn) runData(cmd *proto.Command, h engine.Handler, args [][]byte, inExec bool) {
+	if c.s.node != nil {
+		r := c.routeCommand(cmd, args)
+		switch {
+		case r.err != "":
+			c.w.WriteError(r.err)
+		case r.keyless:
+			c.runKeyless(cmd, h, args)
+		default:
+			c.runReplicated(cmd, h, args, r)
+		}
+		return
+	}
 	sh := c.shardFor(args)
 	ctx := &c.ctx
 	ctx.DB = sh.DB()

@@ -31,7 +31,8 @@ const RedisVersion = "7.0.15"
 type Server struct {
 	cfg     *Config
 	log     *slog.Logger
-	shard   *shard.Shard
+	shard   *shard.Shard // the keyspace of a standalone node (cluster-enabled no)
+	node    *clusterNode // the cluster member (cluster-enabled yes)
 	started time.Time
 	runID   string
 	nodeID  string
@@ -173,6 +174,17 @@ func (s *Server) Start() error {
 	if len(s.lns) == 0 {
 		return errors.New("no listening address available")
 	}
+	if s.cfg.Bool("cluster-enabled") {
+		n, err := s.newClusterNode()
+		if err == nil {
+			err = n.start()
+		}
+		if err != nil {
+			s.closeListeners()
+			return err
+		}
+		s.node = n
+	}
 	for _, ln := range s.lns {
 		s.wg.Add(1)
 		go s.acceptLoop(ln)
@@ -220,6 +232,9 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	if s.node != nil {
+		s.node.close()
+	}
 	return nil
 }
 

@@ -132,3 +132,6 @@ func Replay(rec []byte, w engine.Writer) error {
 	}
 	return nil
 }
+
+// IsErrorReply reports whether a recording starts with an error reply.
+func IsErrorReply(rec []byte) bool { return len(rec) > 0 && rec[0] == opError }

@@ -142,7 +142,7 @@ func run() error {
 	}
 	defer redis.stop()
 	flot, err := start("flotilla", bin, func(port int, dir string) []string {
-		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--loglevel", "warning"}
+		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir, "--loglevel", "warning", "--cluster-enabled", "no"}
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,753 @@
+package cluster
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/flotilla-db/flotilla/engine"
+	"github.com/flotilla-db/flotilla/raft"
+	"github.com/flotilla-db/flotilla/shard"
+)
+
+// clusterNode is this node's part of a cluster: its identity, membership
+// (memberlist), the configuration group, and the shard replicas it holds.
+// Its goroutines stop with close.
+type clusterNode struct {
+	s    *Server
+	log  *slog.Logger
+	self NodeInfo
+	dir  string
+
+	expect   int // --bootstrap-expect
+	shards   int // --cluster-shards
+	replicas int // --cluster-replicas
+	timing   raft.Timing
+
+	mux      *raft.Mux
+	ml       *memberlist.Memberlist
+	cfgFSM   *configFSM
+	cfgGroup atomic.Pointer[raft.Group]
+
+	// route is what connections route by; replaced whole on every change.
+	route atomic.Pointer[routeTable]
+
+	mu struct {
+		sync.Mutex
+		replicas map[shard.ID]*shard.Replica
+		hints    map[shard.ID]string // shard -> leader node ID, from gossip
+		alive    map[string]time.Time
+	}
+	topoKick chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex // serialises opening groups with close
+	closed   bool
+}
+
+// routeTable is an immutable view of the slot map and the local replicas.
+type routeTable struct {
+	topo   *Topology
+	owners *[engine.NumSlots]shard.ID
+	local  map[shard.ID]*shard.Replica
+	hints  map[shard.ID]string
+}
+
+// nodeMeta is a node's memberlist metadata (at most 512 bytes): who it is
+// and which shards it leads, so that nodes not holding a shard still know
+// its leader.
+type nodeMeta struct {
+	NodeInfo
+	Leads []shard.ID `json:"leads,omitempty"`
+}
+
+func (s *Server) newClusterNode() (*clusterNode, error) {
+	cfg := s.cfg
+	dir, err := filepath.Abs(cfg.Get("dir"))
+	if err != nil {
+		return nil, err
+	}
+	n := &clusterNode{
+		s:        s,
+		log:      s.log,
+		dir:      dir,
+		expect:   int(cfg.Int("bootstrap-expect")),
+		shards:   int(cfg.Int("cluster-shards")),
+		replicas: int(cfg.Int("cluster-replicas")),
+		cfgFSM:   &configFSM{},
+		topoKick: make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		timing: raft.Timing{
+			Heartbeat:   time.Duration(cfg.Int("raft-heartbeat-timeout")) * time.Millisecond,
+			Election:    time.Duration(cfg.Int("raft-election-timeout")) * time.Millisecond,
+			LeaderLease: time.Duration(cfg.Int("raft-heartbeat-timeout")) * time.Millisecond * 4 / 5,
+			Commit:      raft.DefaultTiming.Commit,
+		},
+	}
+	n.mu.replicas = map[shard.ID]*shard.Replica{}
+	n.mu.hints = map[shard.ID]string{}
+	n.mu.alive = map[string]time.Time{}
+	n.cfgFSM.onChange = func(*Topology) { n.kick() }
+	n.route.Store(&routeTable{})
+	return n, nil
+}
+
+// announceIP is the address peers and clients reach this node at: the
+// cluster-announce-ip directive, else the first bind address that is not a
+// wildcard, else 127.0.0.1.
+func (s *Server) announceIP() string {
+	if ip := s.cfg.Get("cluster-announce-ip"); ip != "" {
+		return ip
+	}
+	for _, a := range strings.Fields(s.cfg.Get("bind")) {
+		a = strings.TrimPrefix(a, "-")
+		if ip := net.ParseIP(a); ip != nil && !ip.IsUnspecified() {
+			return a
+		}
+	}
+	return "127.0.0.1"
+}
+
+// loadNodeID returns the node's ID: the node-id directive, else the one
+// kept in the data dir, else a new one (kept there).
+func loadNodeID(dir, configured string) (string, error) {
+	path := filepath.Join(dir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		id := strings.TrimSpace(string(b))
+		if configured != "" && configured != id {
+			return "", fmt.Errorf("node-id %s differs from the id %s kept in %s", configured, id, path)
+		}
+		return id, nil
+	}
+	id := configured
+	if id == "" {
+		b := make([]byte, 20)
+		rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	if err := os.WriteFile(path+".tmp", []byte(id+"\n"), 0o640); err != nil {
+		return "", err
+	}
+	return id, os.Rename(path+".tmp", path)
+}
+
+// start opens the node's Raft port, joins the gossip, and either resumes
+// the cluster recorded in the data dir or waits to form a new one.
+func (n *clusterNode) start() error {
+	if err := os.MkdirAll(n.dir, 0o750); err != nil {
+		return err
+	}
+	id, err := loadNodeID(n.dir, n.s.cfg.Get("node-id"))
+	if err != nil {
+		return err
+	}
+	ip := n.s.announceIP()
+	port := n.s.Port()
+	raftPort := int(n.s.cfg.Int("cluster-port"))
+	if raftPort == 0 {
+		raftPort = port + clusterBusPortOffset
+	}
+	gossipPort := int(n.s.cfg.Int("gossip-port"))
+	n.self = NodeInfo{
+		ID:     id,
+		Zone:   n.s.cfg.Get("zone"),
+		Addr:   net.JoinHostPort(ip, strconv.Itoa(port)),
+		Raft:   net.JoinHostPort(ip, strconv.Itoa(raftPort)),
+		Gossip: net.JoinHostPort(ip, strconv.Itoa(gossipPort)),
+	}
+	if mp := n.s.cfg.Int("metrics-port"); mp > 0 {
+		n.self.Metrics = net.JoinHostPort(ip, strconv.Itoa(int(mp)))
+	}
+	n.s.nodeID = id
+
+	ln, err := net.Listen("tcp", n.self.Raft)
+	if err != nil {
+		return fmt.Errorf("could not listen on the cluster port %s: %w", n.self.Raft, err)
+	}
+	n.mux = raft.NewMux(ln, net.ParseIP(ip))
+	if err := n.startGossip(ip, gossipPort); err != nil {
+		n.mux.Close()
+		return err
+	}
+	if t, err := n.loadTopology(); err != nil {
+		n.shutdownGossip()
+		n.mux.Close()
+		return err
+	} else if t != nil {
+		// A node of a formed cluster: resume at once from what it knew,
+		// and follow the configuration group for what changed.
+		if err := n.openConfigGroup(nil); err != nil {
+			n.shutdownGossip()
+			n.mux.Close()
+			return err
+		}
+		n.applyTopology(t)
+	} else {
+		n.wg.Add(1)
+		go n.bootstrap()
+	}
+	n.wg.Add(1)
+	go n.loop()
+	return nil
+}
+
+// srcTransport is memberlist's TCP/UDP transport with TCP dials leaving
+// from the node's own address, so that peers (and partition drills) see
+// the node as that address.
+type srcTransport struct {
+	*memberlist.NetTransport
+	src net.IP
+}
+
+func (t *srcTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: t.src}}
+	return d.Dial("tcp", addr)
+}
+
+func (t *srcTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	return t.DialTimeout(a.Addr, timeout)
+}
+
+func (n *clusterNode) startGossip(ip string, port int) error {
+	conf := memberlist.DefaultLANConfig()
+	conf.Name = n.self.ID
+	conf.BindAddr = ip
+	conf.BindPort = port
+	conf.AdvertiseAddr = ip
+	conf.AdvertisePort = port
+	conf.ProbeInterval = 500 * time.Millisecond
+	conf.ProbeTimeout = 250 * time.Millisecond
+	conf.GossipInterval = 100 * time.Millisecond
+	conf.PushPullInterval = 10 * time.Second
+	conf.LogOutput = slogWriter{n.log.With("part", "gossip")}
+	conf.Delegate = (*gossipDelegate)(n)
+	conf.Events = (*gossipEvents)(n)
+	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{ip},
+		BindPort:  port,
+	})
+	if err != nil {
+		return fmt.Errorf("could not listen on the gossip port %s:%d: %w", ip, port, err)
+	}
+	conf.Transport = &srcTransport{NetTransport: nt, src: net.ParseIP(ip)}
+	ml, err := memberlist.Create(conf)
+	if err != nil {
+		nt.Shutdown()
+		return fmt.Errorf("gossip: %w", err)
+	}
+	n.ml = ml
+	if seeds := n.seeds(); len(seeds) > 0 {
+		n.wg.Add(1)
+		go n.joinLoop(seeds)
+	}
+	return nil
+}
+
+func (n *clusterNode) shutdownGossip() {
+	if n.ml != nil {
+		n.ml.Shutdown()
+	}
+}
+
+// seeds returns the --join addresses, with the default gossip port where
+// none is given, leaving out this node itself.
+func (n *clusterNode) seeds() []string {
+	var out []string
+	for _, a := range strings.Fields(n.s.cfg.Get("join")) {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			a = net.JoinHostPort(a, n.s.cfg.Get("gossip-port"))
+		}
+		if a != n.self.Gossip {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// joinLoop joins the gossip through the seeds, retrying until one answers
+// (seeds may start after this node).
+func (n *clusterNode) joinLoop(seeds []string) {
+	defer n.wg.Done()
+	for attempt := 0; ; attempt++ {
+		if _, err := n.ml.Join(seeds); err == nil {
+			return
+		} else if attempt%20 == 0 {
+			n.log.Info("waiting to join the cluster", "seeds", seeds, "err", err)
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+type gossipDelegate clusterNode
+
+func (d *gossipDelegate) NodeMeta(limit int) []byte {
+	n := (*clusterNode)(d)
+	m := nodeMeta{NodeInfo: n.self, Leads: n.ledShards()}
+	b, _ := json.Marshal(m)
+	if len(b) > limit {
+		m.Leads = nil
+		b, _ = json.Marshal(m)
+	}
+	return b
+}
+func (d *gossipDelegate) NotifyMsg([]byte)                           {}
+func (d *gossipDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *gossipDelegate) LocalState(join bool) []byte                { return nil }
+func (d *gossipDelegate) MergeRemoteState(buf []byte, join bool)     {}
+
+type gossipEvents clusterNode
+
+func (e *gossipEvents) NotifyJoin(m *memberlist.Node)   { (*clusterNode)(e).noteMember(m, true) }
+func (e *gossipEvents) NotifyLeave(m *memberlist.Node)  { (*clusterNode)(e).noteMember(m, false) }
+func (e *gossipEvents) NotifyUpdate(m *memberlist.Node) { (*clusterNode)(e).noteMember(m, true) }
+
+// noteMember records a member's liveness and the shards it says it leads.
+func (n *clusterNode) noteMember(m *memberlist.Node, alive bool) {
+	var meta nodeMeta
+	json.Unmarshal(m.Meta, &meta)
+	n.mu.Lock()
+	if alive {
+		if _, ok := n.mu.alive[m.Name]; !ok {
+			n.mu.alive[m.Name] = time.Now()
+		}
+	} else {
+		delete(n.mu.alive, m.Name)
+	}
+	changed := false
+	for id, leader := range n.mu.hints {
+		if leader == m.Name && (!alive || !slices.Contains(meta.Leads, id)) {
+			delete(n.mu.hints, id)
+			changed = true
+		}
+	}
+	if alive {
+		for _, id := range meta.Leads {
+			if n.mu.hints[id] != m.Name {
+				n.mu.hints[id] = m.Name
+				changed = true
+			}
+		}
+	}
+	n.mu.Unlock()
+	if changed {
+		n.kick()
+	}
+}
+
+// members returns the NodeInfo of every live gossip member.
+func (n *clusterNode) members() []NodeInfo {
+	var out []NodeInfo
+	for _, m := range n.ml.Members() {
+		if m.State != memberlist.StateAlive {
+			continue
+		}
+		var meta nodeMeta
+		if json.Unmarshal(m.Meta, &meta) == nil && meta.ID != "" {
+			out = append(out, meta.NodeInfo)
+		}
+	}
+	return out
+}
+
+// bootstrap forms the first cluster once bootstrap-expect nodes have met:
+// every one of them computes the same plan from the same member list,
+// bootstraps the configuration group with the same voters, and the
+// group's leader commits the plan.
+func (n *clusterNode) bootstrap() {
+	defer n.wg.Done()
+	var nodes []NodeInfo
+	for {
+		nodes = n.members()
+		if len(nodes) >= n.expect {
+			break
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	slices.SortFunc(nodes, func(a, b NodeInfo) int { return strings.Compare(a.ID, b.ID) })
+	nodes = nodes[:n.expect]
+	if !slices.ContainsFunc(nodes, func(x NodeInfo) bool { return x.ID == n.self.ID }) {
+		n.log.Warn("the cluster formed without this node; joining a running cluster is not supported yet")
+		return
+	}
+	plan := Plan(nodes, n.shards, n.replicas)
+	var servers []hraft.Server
+	for _, x := range nodes {
+		sf := hraft.Nonvoter
+		if slices.Contains(plan.ConfigVoters, x.ID) {
+			sf = hraft.Voter
+		}
+		servers = append(servers, hraft.Server{Suffrage: sf, ID: hraft.ServerID(x.ID), Address: hraft.ServerAddress(x.Raft)})
+	}
+	if err := n.openConfigGroup(servers); err != nil {
+		n.log.Error("configuration group", "err", err)
+		return
+	}
+	n.log.Info("forming the cluster", "nodes", len(nodes), "shards", len(plan.Shards))
+	data, _ := json.Marshal(configCommand{Op: "init", Topology: plan})
+	for n.cfgFSM.current() == nil {
+		if g := n.cfgGroup.Load(); g != nil && g.IsLeader() {
+			g.Raft.Apply(data, 5*time.Second).Error()
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (n *clusterNode) openConfigGroup(bootstrap []hraft.Server) error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.closed {
+		return ErrServerClosed
+	}
+	g, err := raft.OpenGroup(raft.GroupConfig{
+		ID:                0,
+		Dir:               filepath.Join(n.dir, "raft", "config"),
+		LocalID:           n.self.ID,
+		Mux:               n.mux,
+		FSM:               n.cfgFSM,
+		Bootstrap:         bootstrap,
+		Timing:            n.timing,
+		SnapshotThreshold: 1024,
+		Logger:            n.hclog("config"),
+	})
+	if err != nil {
+		return err
+	}
+	n.cfgGroup.Store(g)
+	return nil
+}
+
+// ErrServerClosed is returned by operations on a closed server.
+var ErrServerClosed = errors.New("flotilla: server closed")
+
+func (n *clusterNode) hclog(group string) hclog.Logger {
+	level := hclog.Warn
+	if n.s.cfg.Get("loglevel") == "debug" {
+		level = hclog.Debug
+	}
+	return hclog.New(&hclog.LoggerOptions{
+		Name:   "raft-" + group,
+		Level:  level,
+		Output: slogWriter{n.log.With("part", "raft-"+group)},
+	})
+}
+
+func (n *clusterNode) kick() {
+	select {
+	case n.topoKick <- struct{}{}:
+	default:
+	}
+}
+
+// loop keeps the routing table current with the configuration group,
+// advertises leadership changes in gossip, and moves leaderships back to
+// their preferred replicas.
+func (n *clusterNode) loop() {
+	defer n.wg.Done()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var lastLeads []shard.ID
+	lastBalance := time.Now()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.topoKick:
+		case <-tick.C:
+		}
+		if t := n.cfgFSM.current(); t != nil && (n.route.Load().topo == nil || t.Epoch != n.route.Load().topo.Epoch) {
+			n.applyTopology(t)
+		}
+		leads := n.ledShards()
+		if !slices.Equal(leads, lastLeads) {
+			lastLeads = leads
+			n.ml.UpdateNode(time.Second)
+		}
+		n.refreshRoute()
+		if time.Since(lastBalance) > 2*time.Second {
+			lastBalance = time.Now()
+			n.balanceLeaders()
+		}
+	}
+}
+
+// ledShards returns the shards this node leads, sorted.
+func (n *clusterNode) ledShards() []shard.ID {
+	var out []shard.ID
+	for id, r := range n.route.Load().local {
+		if r.Group != nil && r.Group.IsLeader() {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// applyTopology saves t, opens the replicas of the shards this node holds,
+// and routes by t.
+func (n *clusterNode) applyTopology(t *Topology) {
+	if err := n.saveTopology(t); err != nil {
+		n.log.Error("saving the cluster topology", "err", err)
+	}
+	for _, sh := range t.Shards {
+		if !slices.Contains(sh.Replicas, n.self.ID) {
+			continue
+		}
+		n.mu.Lock()
+		_, open := n.mu.replicas[sh.ID]
+		n.mu.Unlock()
+		if open {
+			continue
+		}
+		if err := n.openReplica(t, sh); err != nil {
+			n.log.Error("opening shard replica", "shard", sh.ID, "err", err)
+		}
+	}
+	n.refreshRouteWith(t)
+}
+
+func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.closed {
+		return ErrServerClosed
+	}
+	var servers []hraft.Server
+	for _, id := range sh.Replicas {
+		servers = append(servers, hraft.Server{Suffrage: hraft.Voter, ID: hraft.ServerID(id), Address: hraft.ServerAddress(t.Node(id).Raft)})
+	}
+	rep := shard.NewReplica(sh.ID, seedOf(sh.ID))
+	rep.BeginWrite()
+	rep.DB().SetConfig(n.s.cfg.EngineConfig())
+	rep.EndWrite()
+	g, err := raft.OpenGroup(raft.GroupConfig{
+		ID:                raft.GroupID(sh.ID),
+		Dir:               filepath.Join(n.dir, "raft", "shard-"+strconv.Itoa(int(sh.ID))),
+		LocalID:           n.self.ID,
+		Mux:               n.mux,
+		FSM:               rep.FSM,
+		Bootstrap:         servers,
+		Timing:            n.timing,
+		SnapshotThreshold: uint64(n.s.cfg.Int("raft-snapshot-threshold")),
+		Logger:            n.hclog("shard-" + strconv.Itoa(int(sh.ID))),
+	})
+	if err != nil {
+		return err
+	}
+	rep.Start(g)
+	n.mu.Lock()
+	n.mu.replicas[sh.ID] = rep
+	n.mu.Unlock()
+	return nil
+}
+
+// seedOf is the seed of a shard's hash tables: the same on every replica,
+// since snapshots preserve the table layout.
+func seedOf(id shard.ID) uint64 { return 0x666c6f74696c6c61 ^ uint64(id)*0x9e3779b97f4a7c15 }
+
+func (n *clusterNode) refreshRoute() {
+	if t := n.route.Load().topo; t != nil {
+		n.refreshRouteWith(t)
+	}
+}
+
+func (n *clusterNode) refreshRouteWith(t *Topology) {
+	old := n.route.Load()
+	rt := &routeTable{topo: t, owners: old.owners}
+	if old.topo != t || rt.owners == nil {
+		rt.owners = t.SlotOwners()
+	}
+	n.mu.Lock()
+	rt.local = make(map[shard.ID]*shard.Replica, len(n.mu.replicas))
+	for id, r := range n.mu.replicas {
+		rt.local[id] = r
+	}
+	rt.hints = make(map[shard.ID]string, len(n.mu.hints))
+	for id, l := range n.mu.hints {
+		rt.hints[id] = l
+	}
+	n.mu.Unlock()
+	if old.topo == rt.topo && maps2Equal(old.local, rt.local) && mapsEqual(old.hints, rt.hints) {
+		return
+	}
+	n.route.Store(rt)
+}
+
+func maps2Equal(a, b map[shard.ID]*shard.Replica) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func mapsEqual(a, b map[shard.ID]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// leaderOf returns the node ID of shard id's leader as this node knows it:
+// from its own replica, else from gossip; "" when unknown.
+func (rt *routeTable) leaderOf(id shard.ID) string {
+	if r := rt.local[id]; r != nil && r.Group != nil {
+		if l := r.Leader(); l != "" {
+			return l
+		}
+		return ""
+	}
+	return rt.hints[id]
+}
+
+// balanceLeaders hands the leadership of a shard this node leads to the
+// shard's preferred replica when that node has been alive for a while, so
+// that leaders spread over the nodes again after failovers.
+func (n *clusterNode) balanceLeaders() {
+	rt := n.route.Load()
+	if rt.topo == nil {
+		return
+	}
+	n.mu.Lock()
+	alive := make(map[string]time.Time, len(n.mu.alive))
+	for k, v := range n.mu.alive {
+		alive[k] = v
+	}
+	n.mu.Unlock()
+	for id, r := range rt.local {
+		sh := rt.topo.Shard(id)
+		if sh == nil || !r.IsLeader() || sh.Replicas[0] == n.self.ID {
+			continue
+		}
+		pref := sh.Replicas[0]
+		since, ok := alive[pref]
+		if !ok || time.Since(since) < 10*time.Second {
+			continue
+		}
+		// The transfer itself waits for the replica to match the log.
+		node := rt.topo.Node(pref)
+		n.log.Info("transferring leadership to the preferred replica", "shard", id, "to", pref)
+		r.Group.Raft.LeadershipTransferToServer(hraft.ServerID(pref), hraft.ServerAddress(node.Raft)).Error()
+		return // one at a time
+	}
+}
+
+func (n *clusterNode) topologyPath() string { return filepath.Join(n.dir, "topology.json") }
+
+// saveTopology keeps the last topology seen, so that a restarted node
+// routes and opens its replicas before the configuration group is back.
+func (n *clusterNode) saveTopology(t *Topology) error {
+	b, err := json.MarshalIndent(t, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := n.topologyPath() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return err
+	}
+	return os.Rename(tmp, n.topologyPath())
+}
+
+func (n *clusterNode) loadTopology() (*Topology, error) {
+	b, err := os.ReadFile(n.topologyPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t Topology
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, fmt.Errorf("%s: %w", n.topologyPath(), err)
+	}
+	return &t, nil
+}
+
+// close leaves the gossip and stops every group; data stays on disk.
+func (n *clusterNode) close() {
+	n.closeMu.Lock()
+	n.closed = true
+	n.closeMu.Unlock()
+	close(n.stop)
+	n.wg.Wait()
+	n.mu.Lock()
+	reps := n.mu.replicas
+	n.mu.replicas = map[shard.ID]*shard.Replica{}
+	n.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, r := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.Close()
+		}()
+	}
+	if g := n.cfgGroup.Load(); g != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g.Close()
+		}()
+	}
+	wg.Wait()
+	if n.ml != nil {
+		n.ml.Leave(500 * time.Millisecond)
+		n.ml.Shutdown()
+	}
+	n.mux.Close()
+}
+
+// slogWriter adapts a slog.Logger to the io.Writer loggers of hashicorp's
+// libraries.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	switch {
+	case strings.Contains(msg, "[ERR]"), strings.Contains(msg, "[ERROR]"):
+		w.l.Error(msg)
+	case strings.Contains(msg, "[WARN]"):
+		w.l.Warn(msg)
+	case strings.Contains(msg, "[DEBUG]"), strings.Contains(msg, "[TRACE]"):
+		w.l.Debug(msg)
+	default:
+		w.l.Info(msg)
+	}
+	return len(p), nil
+}

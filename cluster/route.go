@@ -1,0 +1,523 @@
+package cluster
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/flotilla-db/flotilla/engine"
+	"github.com/flotilla-db/flotilla/proto"
+	"github.com/flotilla-db/flotilla/raft"
+	"github.com/flotilla-db/flotilla/shard"
+)
+
+// Redirects and errors of the cluster protocol, as Redis 7 spells them.
+const (
+	errCrossSlot   = "CROSSSLOT Keys in request don't hash to the same slot"
+	errClusterDown = "CLUSTERDOWN The cluster is down"
+	errUnbound     = "CLUSTERDOWN Hash slot not served"
+	errTryAgain    = "TRYAGAIN The shard is electing a leader, try again later"
+	// errUncertain answers a write whose entry was appended but whose
+	// leader lost its leadership before commit: it may or may not be
+	// applied. Its code is not one clients retry on, since retrying a
+	// non-idempotent write (INCR) could apply it twice.
+	errUncertain = "UNCERTAIN the shard's leadership changed before the write was confirmed; it may or may not have been applied"
+)
+
+// routing is where a command runs: on a local replica (rep), or nowhere
+// here (err is the reply to give: MOVED, CROSSSLOT, CLUSTERDOWN).
+type routing struct {
+	rep     *shard.Replica
+	slot    int // -1 for a command without keys
+	err     string
+	keyless bool
+}
+
+// routeCommand finds the shard of a command's keys. Writes, and reads not
+// allowed to be stale, go to the shard's leader; after READONLY a replica
+// answers reads of its shard itself.
+func (c *conn) routeCommand(cmd *proto.Command, args [][]byte) routing {
+	n := c.s.node
+	rt := n.route.Load()
+	if rt.topo == nil {
+		return routing{err: errClusterDown, slot: -1}
+	}
+	var buf [8]int
+	idx := cmd.SlotKeyIndexes(buf[:0], args)
+	if len(idx) == 0 {
+		return routing{slot: -1, keyless: true}
+	}
+	slot := int(engine.KeySlot(args[idx[0]]))
+	for _, i := range idx[1:] {
+		if int(engine.KeySlot(args[i])) != slot {
+			return routing{err: errCrossSlot, slot: slot}
+		}
+	}
+	return c.routeSlot(rt, slot, cmd.Flags&(proto.FlagWrite|proto.FlagBlocking) != 0)
+}
+
+func (c *conn) routeSlot(rt *routeTable, slot int, write bool) routing {
+	id := rt.owners[slot]
+	if id == 0 {
+		return routing{err: errUnbound, slot: slot}
+	}
+	rep := rt.local[id]
+	if rep != nil && rep.Group != nil {
+		if !write && c.readonly {
+			return routing{rep: rep, slot: slot}
+		}
+		if rep.IsLeader() {
+			return routing{rep: rep, slot: slot}
+		}
+	}
+	return routing{err: c.redirect(rt, id, slot), slot: slot}
+}
+
+// redirect is the reply for a slot this node does not lead: -MOVED to the
+// leader, or -CLUSTERDOWN while the shard has none.
+func (c *conn) redirect(rt *routeTable, id shard.ID, slot int) string {
+	leader := rt.leaderOf(id)
+	if leader == "" || leader == c.s.node.self.ID {
+		if rep := rt.local[id]; rep != nil && leader == c.s.node.self.ID {
+			// Leader, but the barrier of its term is not applied yet.
+			return errTryAgain
+		}
+		return errClusterDown
+	}
+	node := rt.topo.Node(leader)
+	if node == nil {
+		return errClusterDown
+	}
+	return "MOVED " + strconv.Itoa(slot) + " " + node.Addr
+}
+
+// pendingWrites are consecutive writes of one pipeline to one shard,
+// proposed together as one log entry when something else comes (a read, a
+// write to another shard, the end of the pipeline): group commit within a
+// connection; hashicorp/raft batches the entries of concurrent connections
+// into one fsync.
+type pendingWrites struct {
+	rep   *shard.Replica
+	cmds  [][][]byte
+	ids   []*proto.Command
+	slots []int
+	start time.Time
+}
+
+// queueWrite adds a write to the pending entry, proposing the pending one
+// first if it is for another shard.
+func (c *conn) queueWrite(rep *shard.Replica, cmd *proto.Command, args [][]byte, slot int) {
+	p := &c.pend
+	if p.rep != nil && p.rep != rep {
+		c.flushPending()
+	}
+	if p.rep == nil {
+		p.rep = rep
+		p.start = time.Now()
+	}
+	p.cmds = append(p.cmds, args)
+	p.ids = append(p.ids, cmd)
+	p.slots = append(p.slots, slot)
+	c.deferred = true
+}
+
+// flushPending proposes the pending writes, waits for their entry to
+// commit and apply, and writes their replies in order.
+func (c *conn) flushPending() {
+	p := &c.pend
+	if p.rep == nil {
+		return
+	}
+	c.release()
+	e := &raft.Entry{Type: raft.EntryCommands, Proto: uint8(c.w.Proto()), Cmds: p.cmds}
+	res, err := p.rep.Propose(e)
+	dur := time.Since(p.start)
+	per := dur.Microseconds() / int64(len(p.cmds))
+	for i, cmd := range p.ids {
+		failed := false
+		if err != nil {
+			c.w.WriteError(c.proposeError(err, p.rep, p.slots[i]))
+			failed = true
+		} else {
+			end := len(res.Replies)
+			if i+1 < len(res.Offsets) {
+				end = res.Offsets[i+1]
+			}
+			rec := res.Replies[res.Offsets[i]:end]
+			failed = raft.IsErrorReply(rec)
+			raft.Replay(rec, c.w)
+		}
+		if failed {
+			if b := c.w.Bytes(); len(b) > 0 {
+				c.s.errors.add(lastErrorLine(b))
+			}
+		}
+		c.stats.add(cmd.ID, per, failed)
+		c.s.latency.record("command", dur)
+	}
+	c.s.slowlog.record(c, p.cmds[0], p.start, dur)
+	p.rep = nil
+	clear(p.cmds)
+	p.cmds, p.ids, p.slots = p.cmds[:0], p.ids[:0], p.slots[:0]
+	c.clock = time.Now()
+}
+
+// lastErrorLine returns the text of the error reply at the end of b.
+func lastErrorLine(b []byte) []byte {
+	end := len(b) - 2
+	i := end - 1
+	for i >= 0 && b[i] != '-' {
+		i--
+	}
+	if i < 0 || end <= i {
+		return nil
+	}
+	return b[i+1 : end]
+}
+
+// proposeError is the reply to a write whose proposal failed.
+func (c *conn) proposeError(err error, rep *shard.Replica, slot int) string {
+	switch {
+	case errors.Is(err, shard.ErrUncertain):
+		return errUncertain
+	case errors.Is(err, shard.ErrNotLeader):
+		rt := c.s.node.route.Load()
+		return c.redirect(rt, rep.ID(), slot)
+	case errors.Is(err, shard.ErrStopped):
+		return errClusterDown
+	}
+	return "ERR " + err.Error()
+}
+
+// confirmRead makes a read on rep linearizable: once per pipeline batch and
+// shard, the leader confirms it still leads (ConfirmRead). It returns the
+// reply to give instead when it does not.
+func (c *conn) confirmRead(rep *shard.Replica, slot int) string {
+	if c.readonly {
+		return ""
+	}
+	if c.confirmed.rep == rep && c.confirmed.batch == c.batch {
+		return ""
+	}
+	c.release()
+	if err := rep.ConfirmRead(); err != nil {
+		if errors.Is(err, shard.ErrNotReady) {
+			return errTryAgain
+		}
+		return c.redirect(c.s.node.route.Load(), rep.ID(), slot)
+	}
+	c.confirmed.rep, c.confirmed.batch = rep, c.batch
+	return ""
+}
+
+// runReplicated runs a data command on a replicated shard: writes join
+// the pending entry, reads run on the local state once leadership is
+// confirmed, blocking commands propose and park.
+func (c *conn) runReplicated(cmd *proto.Command, h engine.Handler, args [][]byte, r routing) {
+	rep := r.rep
+	if cmd.Flags&proto.FlagBlocking != 0 {
+		c.flushPending()
+		c.release()
+		c.runBlockingReplicated(rep, cmd, args, r.slot)
+		return
+	}
+	if cmd.Flags&proto.FlagWrite != 0 {
+		c.queueWrite(rep, cmd, args, r.slot)
+		return
+	}
+	c.flushPending()
+	if msg := c.confirmRead(rep, r.slot); msg != "" {
+		c.w.WriteError(msg)
+		return
+	}
+	c.acquire(rep.Shard, false)
+	ctx := &c.ctx
+	ctx.DB = rep.DB()
+	ctx.W = c.w
+	ctx.NoBlock = false
+	ctx.Reset(args, c.clock.UnixMilli(), 0)
+	h(ctx)
+}
+
+// runBlockingReplicated runs BLPOP and its kin on a shard's leader: the
+// command is proposed; when it finds nothing it changed nothing, and the
+// client waits for a committed write to make one of its keys ready, then
+// proposes it again, until served, timed out, or the shard moves away.
+func (c *conn) runBlockingReplicated(rep *shard.Replica, cmd *proto.Command, args [][]byte, slot int) {
+	var kbuf [8]int
+	var keys [][]byte
+	for _, i := range cmd.KeyIndexes(kbuf[:0], args) {
+		keys = append(keys, args[i])
+	}
+	var spec *engine.BlockSpec
+	since := time.Now()
+	defer func() { c.blockedTime += time.Since(since) }()
+	for {
+		w := shard.NewWaiter(keys, func(*engine.DB) bool { return true })
+		rep.BeginWrite()
+		rep.BlockLocked(w)
+		rep.EndWrite()
+		e := &raft.Entry{Type: raft.EntryCommands, Proto: uint8(c.w.Proto()), Cmds: [][][]byte{args}}
+		res, err := rep.Propose(e)
+		if err != nil {
+			rep.Unblock(w)
+			c.w.WriteError(c.proposeError(err, rep, slot))
+			return
+		}
+		if !res.Blocked {
+			rep.Unblock(w)
+			raft.Replay(res.Replies, c.w)
+			return
+		}
+		if spec == nil {
+			spec = res.Block
+		}
+		served, ok := c.waitReplicated(rep, w, spec)
+		if !ok {
+			c.kill()
+			return
+		}
+		if !served {
+			return // timed out or redirected: the reply is written
+		}
+		if !rep.IsLeader() {
+			c.w.WriteError(c.redirect(c.s.node.route.Load(), rep.ID(), slot))
+			return
+		}
+	}
+}
+
+// waitReplicated waits until a key of w is made ready (served), the
+// deadline passes (the timeout reply is written), the shard's leadership
+// moves (a redirect is written), or the client goes away (ok false).
+func (c *conn) waitReplicated(rep *shard.Replica, w *shard.Waiter, spec *engine.BlockSpec) (served, ok bool) {
+	c.blocked.Store(true)
+	defer c.blocked.Store(false)
+	if err := c.flush(); err != nil {
+		rep.Unblock(w)
+		return false, false
+	}
+	var timer <-chan time.Time
+	if spec.Deadline > 0 {
+		t := time.NewTimer(max(time.Until(time.UnixMilli(spec.Deadline)), 0))
+		defer t.Stop()
+		timer = t.C
+	}
+	check := time.NewTicker(100 * time.Millisecond)
+	defer check.Stop()
+	gone := c.watchDisconnect()
+	defer c.stopWatchDisconnect(gone)
+	for {
+		select {
+		case <-w.Served:
+			return true, true
+		case <-timer:
+			if !rep.Unblock(w) {
+				return true, true
+			}
+			if spec.NullArray {
+				c.w.WriteNullArray()
+			} else {
+				c.w.WriteNull()
+			}
+			return false, true
+		case <-check.C:
+			if !rep.Group.IsLeader() {
+				if !rep.Unblock(w) {
+					return true, true
+				}
+				c.w.WriteError(c.redirect(c.s.node.route.Load(), rep.ID(), int(engine.KeySlot(spec.Keys[0]))))
+				return false, true
+			}
+		case <-gone.done:
+			rep.Unblock(w)
+			return false, false
+		case <-c.s.ctx.Done():
+			rep.Unblock(w)
+			return false, false
+		}
+	}
+}
+
+// joinsPending reports whether args is a write that joins the pending
+// entry (so the pending replies need not be written first).
+func (c *conn) joinsPending(args [][]byte) bool {
+	if !c.authed || c.multi != nil || c.subCount.Load() > 0 || c.s.pause.paused.Load() {
+		return false
+	}
+	cmd, errText := proto.Lookup(args)
+	if errText != "" || cmd.Flags&proto.FlagWrite == 0 || cmd.Flags&proto.FlagBlocking != 0 || handlersByID.data[cmd.ID] == nil {
+		return false
+	}
+	r := c.routeCommand(cmd, args)
+	return r.err == "" && !r.keyless && r.rep == c.pend.rep
+}
+
+// ledReplicas returns the local replicas this node leads, by shard ID.
+func (c *conn) ledReplicas() []*shard.Replica {
+	rt := c.s.node.route.Load()
+	var out []*shard.Replica
+	for _, sh := range rt.topo.Shards {
+		if r := rt.local[sh.ID]; r != nil && r.IsLeader() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// runKeyless runs a data command without keys (DBSIZE, KEYS, SCAN,
+// RANDOMKEY, FLUSHALL...) over the shards this node leads, as a Redis
+// Cluster node answers them for the slots it serves.
+func (c *conn) runKeyless(cmd *proto.Command, h engine.Handler, args [][]byte) {
+	reps := c.ledReplicas()
+	if cmd.Flags&proto.FlagWrite != 0 {
+		var firstErr string
+		var out []byte
+		for _, rep := range reps {
+			e := &raft.Entry{Type: raft.EntryCommands, Proto: uint8(c.w.Proto()), Cmds: [][][]byte{args}}
+			res, err := rep.Propose(e)
+			switch {
+			case err != nil && firstErr == "":
+				firstErr = c.proposeError(err, rep, -1)
+			case err == nil && out == nil:
+				out = res.Replies
+			}
+		}
+		switch {
+		case firstErr != "":
+			c.w.WriteError(firstErr)
+		case out != nil:
+			raft.Replay(out, c.w)
+		default:
+			c.w.WriteOK()
+		}
+		return
+	}
+	for _, rep := range reps {
+		if msg := c.confirmRead(rep, -1); msg != "" {
+			c.w.WriteError(msg)
+			return
+		}
+	}
+	switch cmd.Name {
+	case "dbsize":
+		var n int64
+		for _, rep := range reps {
+			rep.BeginRead()
+			n += int64(rep.DB().Len())
+			rep.EndRead()
+		}
+		c.w.WriteInt(n)
+	case "scan":
+		c.scanShards(reps, h, args)
+	default:
+		// KEYS and RANDOMKEY: merge what each shard answers.
+		c.mergeKeyless(cmd, reps, h, args)
+	}
+}
+
+// mergeKeyless runs a read on every shard and merges the replies: arrays
+// are concatenated (KEYS), the first non-null reply is taken (RANDOMKEY).
+func (c *conn) mergeKeyless(cmd *proto.Command, reps []*shard.Replica, h engine.Handler, args [][]byte) {
+	var items [][]byte
+	isArray := false
+	for _, rep := range reps {
+		rec := raft.NewRecorder(c.w.Proto())
+		ctx := &engine.Ctx{DB: rep.DB(), W: rec}
+		ctx.Reset(args, c.clock.UnixMilli(), 0)
+		rep.BeginRead()
+		h(ctx)
+		rep.EndRead()
+		b := rec.Bytes()
+		if raft.IsErrorReply(b) {
+			raft.Replay(b, c.w)
+			return
+		}
+		col := &collectWriter{}
+		raft.Replay(b, col)
+		if col.array {
+			isArray = true
+			items = append(items, col.items...)
+		} else if len(col.items) > 0 && items == nil {
+			items = col.items
+		}
+	}
+	if isArray || cmd.Name == "keys" {
+		c.w.WriteArray(len(items))
+		for _, it := range items {
+			c.w.WriteBulk(it)
+		}
+		return
+	}
+	if len(items) == 0 {
+		c.w.WriteNull()
+		return
+	}
+	c.w.WriteBulk(items[0])
+}
+
+// scanShards runs SCAN over the led shards one after the other; the
+// cursor carries the shard's position in its low byte.
+func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte) {
+	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
+	if err != nil {
+		c.w.WriteError("ERR invalid cursor")
+		return
+	}
+	i, inner := int(cursor&0xff), cursor>>8
+	if i >= len(reps) {
+		c.w.WriteArray(2)
+		c.w.WriteBulkString("0")
+		c.w.WriteArray(0)
+		return
+	}
+	own := append([][]byte{args[0], []byte(strconv.FormatUint(inner, 10))}, args[2:]...)
+	rec := raft.NewRecorder(c.w.Proto())
+	ctx := &engine.Ctx{DB: reps[i].DB(), W: rec}
+	ctx.Reset(own, c.clock.UnixMilli(), 0)
+	reps[i].BeginRead()
+	h(ctx)
+	reps[i].EndRead()
+	col := &collectWriter{}
+	raft.Replay(rec.Bytes(), col)
+	if raft.IsErrorReply(rec.Bytes()) || len(col.items) < 1 {
+		raft.Replay(rec.Bytes(), c.w)
+		return
+	}
+	next, _ := strconv.ParseUint(string(col.items[0]), 10, 64)
+	var out uint64
+	switch {
+	case next != 0:
+		out = next<<8 | uint64(i)
+	case i+1 < len(reps):
+		out = uint64(i + 1)
+	}
+	c.w.WriteArray(2)
+	c.w.WriteBulkString(strconv.FormatUint(out, 10))
+	c.w.WriteArray(len(col.items) - 1)
+	for _, it := range col.items[1:] {
+		c.w.WriteBulk(it)
+	}
+}
+
+// collectWriter gathers the bulk strings of a reply (flattening one
+// level of arrays), for merging replies of several shards.
+type collectWriter struct {
+	array bool
+	items [][]byte
+}
+
+func (w *collectWriter) WriteSimple(s string)           { w.items = append(w.items, []byte(s)) }
+func (w *collectWriter) WriteError(msg string)          {}
+func (w *collectWriter) WriteInt(n int64)               {}
+func (w *collectWriter) WriteBulk(b []byte)             { w.items = append(w.items, append([]byte(nil), b...)) }
+func (w *collectWriter) WriteBulkString(s string)       { w.items = append(w.items, []byte(s)) }
+func (w *collectWriter) WriteNull()                     {}
+func (w *collectWriter) WriteNullArray()                {}
+func (w *collectWriter) WriteArray(n int)               { w.array = true }
+func (w *collectWriter) WriteMap(n int)                 {}
+func (w *collectWriter) WriteSet(n int)                 { w.array = true }
+func (w *collectWriter) WriteDouble(f float64)          {}
+func (w *collectWriter) WriteBool(b bool)               {}
+func (w *collectWriter) WriteVerbatim(format, s string) {}
+func (w *collectWriter) Proto() int                     { return 2 }

@@ -1,0 +1,235 @@
+package raft
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/flotilla-db/flotilla/engine"
+	"github.com/flotilla-db/flotilla/proto"
+)
+
+// Store is the state a shard's FSM applies entries to: a keyspace behind a
+// write lock. shard.Shard is one.
+type Store interface {
+	BeginWrite()
+	EndWrite()
+	DB() *engine.DB
+	// ReplaceDBLocked swaps in a keyspace restored from a snapshot.
+	ReplaceDBLocked(db *engine.DB)
+}
+
+// Result is what applying one entry gives back to the leader's client.
+type Result struct {
+	// Replies is the recording of the entry's replies (see Recorder).
+	Replies []byte
+	// Blocked says the entry's single blocking command found nothing to
+	// serve and changed nothing: the leader parks the client and proposes
+	// the command again when one of its keys is ready.
+	Blocked bool
+	// Block is what the blocked command waits for (keys, the deadline
+	// counted from the entry's time, its timeout reply).
+	Block *engine.BlockSpec
+	// Offsets are where each command's reply starts in Replies (for
+	// EntryExec, each reply inside the array).
+	Offsets []int
+	// Now is the entry's time.
+	Now int64
+}
+
+// FSM applies a shard's log entries to its Store. It is deterministic: an
+// entry's commands run with the entry's time and seeds, never the
+// replica's own (../shared/DESIGN.md rule 1).
+type FSM struct {
+	store Store
+	ctx   engine.Ctx
+
+	lastNow     atomic.Int64 // the time of the last entry applied
+	lastApplied atomic.Uint64
+
+	// SnapshotPause is the time the last snapshot held the write lock.
+	SnapshotPause atomic.Int64 // ns
+}
+
+// NewFSM returns the FSM of a shard whose state is store.
+func NewFSM(store Store) *FSM { return &FSM{store: store} }
+
+// LastNow returns the time of the last entry applied, so that a leader
+// never stamps an entry earlier than one before it.
+func (f *FSM) LastNow() int64 { return f.lastNow.Load() }
+
+// LastApplied returns the index of the last entry applied.
+func (f *FSM) LastApplied() uint64 { return f.lastApplied.Load() }
+
+var _ hraft.BatchingFSM = (*FSM)(nil)
+
+// Apply applies one entry.
+func (f *FSM) Apply(l *hraft.Log) any {
+	return f.ApplyBatch([]*hraft.Log{l})[0]
+}
+
+// ApplyBatch applies committed entries under one acquisition of the write
+// lock; hashicorp/raft hands over what committed together.
+func (f *FSM) ApplyBatch(logs []*hraft.Log) []any {
+	out := make([]any, len(logs))
+	f.store.BeginWrite()
+	defer f.store.EndWrite()
+	for i, l := range logs {
+		if l.Type == hraft.LogCommand {
+			out[i] = f.applyLocked(l.Data)
+		}
+		f.lastApplied.Store(l.Index)
+	}
+	return out
+}
+
+func (f *FSM) applyLocked(data []byte) *Result {
+	e, err := DecodeEntry(data)
+	if err != nil {
+		// Every replica gets the same bytes; an entry this node cannot
+		// read would make it diverge.
+		panic(fmt.Sprintf("raft: undecodable log entry: %v", err))
+	}
+	if e.Now > f.lastNow.Load() {
+		f.lastNow.Store(e.Now)
+	}
+	db := f.store.DB()
+	rec := NewRecorder(int(e.Proto))
+	res := &Result{Now: e.Now}
+	ctx := &f.ctx
+	ctx.DB = db
+	ctx.W = rec
+	switch e.Type {
+	case EntryCommands:
+		ctx.NoBlock = false
+		for i, args := range e.Cmds {
+			res.Offsets = append(res.Offsets, len(rec.buf))
+			ctx.Reset(args, e.Now, CommandSeed(e.Seed, i))
+			runCommand(ctx, rec)
+			if b := ctx.Blocked; b != nil {
+				res.Blocked = true
+				res.Block = &engine.BlockSpec{Deadline: b.Deadline, NullArray: b.NullArray}
+				for _, k := range b.Keys {
+					res.Block.Keys = append(res.Block.Keys, append([]byte(nil), k...))
+				}
+			}
+		}
+	case EntryExec:
+		ctx.NoBlock = true
+		rec.WriteArray(len(e.Cmds))
+		for i, args := range e.Cmds {
+			res.Offsets = append(res.Offsets, len(rec.buf))
+			ctx.Reset(args, e.Now, CommandSeed(e.Seed, i))
+			runCommand(ctx, rec)
+		}
+	case EntryExpire:
+		keys := make([][]byte, 0, len(e.Cmds))
+		for _, c := range e.Cmds {
+			if len(c) > 0 {
+				keys = append(keys, c[0])
+			}
+		}
+		rec.WriteInt(int64(db.DeleteExpired(e.Now, keys)))
+	case EntryNoop:
+	default:
+		panic(fmt.Sprintf("raft: unknown log entry type %d", e.Type))
+	}
+	res.Replies = rec.Bytes()
+	return res
+}
+
+// CommandSeed derives the seed of the i-th command of an entry from the
+// entry's seed, so that two commands of one entry draw different numbers.
+func CommandSeed(seed uint64, i int) uint64 {
+	return seed + uint64(i)*0x9e3779b97f4a7c15
+}
+
+// runCommand runs one command of an entry. The leader checked the command
+// before proposing it; what fails here fails the same way everywhere.
+func runCommand(ctx *engine.Ctx, w engine.Writer) {
+	cmd, errText := proto.Lookup(ctx.Args)
+	if errText != "" {
+		w.WriteError(errText)
+		return
+	}
+	h := engine.Lookup(cmd.Name)
+	if h == nil && cmd.Parent != nil {
+		h = engine.Lookup(cmd.Parent.Name)
+	}
+	if h == nil {
+		w.WriteError("ERR unknown command '" + cmd.Name + "'")
+		return
+	}
+	h(ctx)
+}
+
+// Snapshot captures the keyspace as of the last applied entry. The engine
+// is serialised in memory here, with the write lock held (raft calls
+// Snapshot between applies), and written out by Persist while applies go
+// on.
+func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
+	start := time.Now()
+	var buf bytes.Buffer
+	f.store.BeginWrite()
+	var now [8]byte
+	putInt64(now[:], f.lastNow.Load())
+	buf.Write(now[:])
+	err := f.store.DB().WriteSnapshot(&buf)
+	f.store.EndWrite()
+	f.SnapshotPause.Store(int64(time.Since(start)))
+	if err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{data: buf.Bytes()}, nil
+}
+
+// Restore replaces the keyspace with a snapshot's.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	br := bufio.NewReaderSize(rc, 1<<20)
+	var now [8]byte
+	if _, err := io.ReadFull(br, now[:]); err != nil {
+		return fmt.Errorf("raft: snapshot header: %w", err)
+	}
+	db, err := engine.ReadSnapshot(br)
+	if err != nil {
+		return err
+	}
+	f.store.BeginWrite()
+	f.store.ReplaceDBLocked(db)
+	f.lastNow.Store(getInt64(now[:]))
+	f.store.EndWrite()
+	return nil
+}
+
+type fsmSnapshot struct{ data []byte }
+
+func (s *fsmSnapshot) Persist(sink hraft.SnapshotSink) error {
+	if _, err := sink.Write(s.data); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() { s.data = nil }
+
+func putInt64(b []byte, v int64) {
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(v)
+		v >>= 8
+	}
+}
+
+func getInt64(b []byte) int64 {
+	var v int64
+	for i := 0; i < 8; i++ {
+		v = v<<8 | int64(b[i])
+	}
+	return v
+}

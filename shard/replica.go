@@ -1,0 +1,258 @@
+package shard
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hraft "github.com/hashicorp/raft"
+
+	"github.com/flotilla-db/flotilla/raft"
+)
+
+// Replica is this node's member of a shard's Raft group: the shard's state
+// (applied by the group's FSM), and, when this node leads the group, the
+// way in for writes (Propose) and linearizable reads (ConfirmRead).
+type Replica struct {
+	*Shard
+	Group *raft.Group
+	FSM   *raft.FSM
+
+	// proposeMu orders proposals against a WATCHed EXEC: ordinary
+	// proposals share it while they enqueue; the EXEC holds it alone while
+	// it drains what is in flight, checks its watched keys and enqueues.
+	proposeMu sync.RWMutex
+
+	// readyTerm is the term in which this node, as leader, has applied
+	// every entry committed before its term (a barrier committed). Reads
+	// are served only when it equals the current term.
+	readyTerm atomic.Uint64
+
+	gate struct {
+		sync.Mutex
+		running bool
+		waiting []chan error
+	}
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	// LeaderChanges counts this node's gains and losses of leadership.
+	LeaderChanges atomic.Int64
+}
+
+// Errors of the write and read paths.
+var (
+	// ErrNotLeader: this node does not lead the shard (answer -MOVED).
+	ErrNotLeader = errors.New("shard: not the leader")
+	// ErrNotReady: this node leads the shard but has not yet applied what
+	// earlier leaders committed (answer -TRYAGAIN; it takes one commit).
+	ErrNotReady = errors.New("shard: leader not ready")
+	// ErrUncertain: leadership was lost after the entry was appended; it
+	// may or may not commit.
+	ErrUncertain = errors.New("shard: leadership lost with the write in flight")
+	// ErrStopped: the replica is shutting down.
+	ErrStopped = errors.New("shard: stopped")
+)
+
+// NewReplica returns the shard state and FSM of a replica; Start opens its
+// group.
+func NewReplica(id ID, seed uint64) *Replica {
+	r := &Replica{Shard: New(id, seed), stop: make(chan struct{})}
+	r.FSM = raft.NewFSM(r.Shard)
+	return r
+}
+
+// Start runs the replica on its opened group: it watches leadership to
+// commit a barrier at the start of each term.
+func (r *Replica) Start(g *raft.Group) {
+	r.Group = g
+	r.wg.Add(1)
+	go r.watchLeadership()
+}
+
+// Close stops the replica's goroutines and its group.
+func (r *Replica) Close() error {
+	select {
+	case <-r.stop:
+		return nil
+	default:
+	}
+	close(r.stop)
+	err := r.Group.Close()
+	r.wg.Wait()
+	return err
+}
+
+// watchLeadership commits a barrier each time this node becomes leader,
+// so that reads see every entry committed in earlier terms.
+func (r *Replica) watchLeadership() {
+	defer r.wg.Done()
+	ch := r.Group.Raft.LeaderCh()
+	check := time.NewTicker(200 * time.Millisecond)
+	defer check.Stop()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case isLeader := <-ch:
+			r.LeaderChanges.Add(1)
+			if isLeader {
+				r.makeReady()
+			}
+		case <-check.C:
+			// LeaderCh may coalesce transitions; the ticker catches a
+			// term in which this node leads but is not ready.
+			if r.Group.IsLeader() && r.readyTerm.Load() != r.Group.Raft.CurrentTerm() {
+				r.makeReady()
+			}
+		}
+	}
+}
+
+func (r *Replica) makeReady() {
+	term := r.Group.Raft.CurrentTerm()
+	if err := r.Group.Raft.Barrier(5 * time.Second).Error(); err != nil {
+		return
+	}
+	if r.Group.IsLeader() && r.Group.Raft.CurrentTerm() == term {
+		r.readyTerm.Store(term)
+	}
+}
+
+// IsLeader reports whether this node leads the shard and is ready to serve
+// it.
+func (r *Replica) IsLeader() bool {
+	return r.Group.IsLeader() && r.readyTerm.Load() == r.Group.Raft.CurrentTerm()
+}
+
+// Leader returns the node ID of the shard's leader as known here.
+func (r *Replica) Leader() string { return r.Group.Leader() }
+
+// ConfirmRead returns once this node is confirmed leader, ready, by a
+// round of heartbeats that started after the call: whatever write was
+// acknowledged before the call is then visible in the local state. Calls
+// arriving while a round is out join the next one, so a burst of reads
+// costs one round (../shared/DESIGN.md rule 3).
+func (r *Replica) ConfirmRead() error {
+	if r.readyTerm.Load() != r.Group.Raft.CurrentTerm() || !r.Group.IsLeader() {
+		if r.Group.IsLeader() {
+			return ErrNotReady
+		}
+		return ErrNotLeader
+	}
+	ch := make(chan error, 1)
+	r.gate.Lock()
+	r.gate.waiting = append(r.gate.waiting, ch)
+	if !r.gate.running {
+		r.gate.running = true
+		r.wg.Add(1)
+		go r.confirmRounds()
+	}
+	r.gate.Unlock()
+	return <-ch
+}
+
+// confirmRounds runs leadership confirmations while reads wait for one.
+func (r *Replica) confirmRounds() {
+	defer r.wg.Done()
+	for {
+		r.gate.Lock()
+		batch := r.gate.waiting
+		r.gate.waiting = nil
+		if len(batch) == 0 {
+			r.gate.running = false
+			r.gate.Unlock()
+			return
+		}
+		r.gate.Unlock()
+		term := r.Group.Raft.CurrentTerm()
+		err := r.Group.Raft.VerifyLeader().Error()
+		if err != nil {
+			err = ErrNotLeader
+		} else if r.readyTerm.Load() != term {
+			err = ErrNotReady
+		}
+		for _, ch := range batch {
+			ch <- err
+		}
+	}
+}
+
+// Propose stamps e with the time (never earlier than the last entry's)
+// and a seed, appends it to the log, and returns the result of applying
+// it once committed.
+func (r *Replica) Propose(e *raft.Entry) (*raft.Result, error) {
+	r.stamp(e)
+	data := raft.AppendEntry(nil, e)
+	r.proposeMu.RLock()
+	f := r.Group.Raft.Apply(data, 0)
+	r.proposeMu.RUnlock()
+	return result(f)
+}
+
+// ProposeExec proposes a transaction's entry; with keys watched by w, it
+// first waits until everything proposed before is applied, and proposes
+// nothing (aborted) if a watched key changed.
+func (r *Replica) ProposeExec(w *Watch, e *raft.Entry) (res *raft.Result, aborted bool, err error) {
+	if w == nil || !w.Watching() {
+		res, err = r.Propose(e)
+		return res, false, err
+	}
+	r.proposeMu.Lock()
+	if err := r.Group.Raft.Barrier(10 * time.Second).Error(); err != nil {
+		r.proposeMu.Unlock()
+		r.Unwatch(w)
+		return nil, false, mapRaftError(err)
+	}
+	r.stamp(e)
+	r.BeginWrite()
+	dirty := r.DirtyLocked(w, e.Now)
+	r.UnwatchLocked(w)
+	r.EndWrite()
+	if dirty {
+		r.proposeMu.Unlock()
+		return nil, true, nil
+	}
+	f := r.Group.Raft.Apply(raft.AppendEntry(nil, e), 0)
+	r.proposeMu.Unlock()
+	res, err = result(f)
+	return res, false, err
+}
+
+func (r *Replica) stamp(e *raft.Entry) {
+	now := time.Now().UnixMilli()
+	if last := r.FSM.LastNow(); now < last {
+		now = last
+	}
+	e.Now = now
+	var b [8]byte
+	rand.Read(b[:])
+	e.Seed = binary.LittleEndian.Uint64(b[:])
+}
+
+func result(f hraft.ApplyFuture) (*raft.Result, error) {
+	if err := f.Error(); err != nil {
+		return nil, mapRaftError(err)
+	}
+	res, _ := f.Response().(*raft.Result)
+	if res == nil {
+		return nil, errors.New("shard: entry applied without a result")
+	}
+	return res, nil
+}
+
+func mapRaftError(err error) error {
+	switch {
+	case errors.Is(err, hraft.ErrNotLeader), errors.Is(err, hraft.ErrLeadershipTransferInProgress):
+		return ErrNotLeader
+	case errors.Is(err, hraft.ErrLeadershipLost):
+		return ErrUncertain
+	case errors.Is(err, hraft.ErrRaftShutdown):
+		return ErrStopped
+	}
+	return err
+}
