@@ -1,11 +1,12 @@
-# Flotilla. `make cluster` starts a local node, `make test` runs the tests;
+# Flotilla. `make cluster` starts a local cluster, `make test` runs the tests;
 # both do all the set-up they need on a fresh Debian machine.
 
 GO       ?= go
 BIN      := bin
 FUZZTIME ?= 30s
 PORT     ?= 6379
-HOST     ?= 127.0.0.1
+NODES    ?= 3
+ZONES    ?= 3
 CLUSTER_DIR := .cluster
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -50,28 +51,18 @@ lint:
 bench: tools build
 	$(BIN)/flotilla-bench -flotilla $(BIN)/flotilla $(BENCHFLAGS)
 
-# A local node on $(HOST):$(PORT), data under $(CLUSTER_DIR).
+# A local cluster of NODES nodes in ZONES zones, on 127.0.0.11, 127.0.0.12,
+# ... with the ports 6379/16379/7946/9121 each, data and logs in
+# $(CLUSTER_DIR)/nodeN; returns once cluster_state:ok (cmd/flotilla-local).
+# Running it again starts only the nodes that are not running.
+# CLUSTER_ARGS are more flotilla flags (CLUSTER_ARGS="--cluster-replicas 1"),
+# LOCALFLAGS more flotilla-local flags (LOCALFLAGS="-gossip-port 7950").
 cluster: build
-	@mkdir -p $(CLUSTER_DIR)/node1
-	@if [ -f $(CLUSTER_DIR)/node1/flotilla.pid ] && kill -0 $$(cat $(CLUSTER_DIR)/node1/flotilla.pid) 2>/dev/null; then \
-		echo "already running (pid $$(cat $(CLUSTER_DIR)/node1/flotilla.pid)); make cluster-down stops it"; exit 0; \
-	fi; \
-	nohup $(BIN)/flotilla --bind $(HOST) --port $(PORT) --dir $(CURDIR)/$(CLUSTER_DIR)/node1 \
-		--logfile $(CURDIR)/$(CLUSTER_DIR)/node1/flotilla.log >/dev/null 2>&1 & echo $$! > $(CLUSTER_DIR)/node1/flotilla.pid; \
-	for i in $$(seq 1 50); do \
-		if command -v redis-cli >/dev/null && redis-cli -h $(HOST) -p $(PORT) ping >/dev/null 2>&1; then break; fi; \
-		if ! command -v redis-cli >/dev/null && (exec 3<>/dev/tcp/$(HOST)/$(PORT)) 2>/dev/null; then break; fi; \
-		sleep 0.1; \
-	done; \
-	echo "Flotilla is running on $(HOST):$(PORT) (pid $$(cat $(CLUSTER_DIR)/node1/flotilla.pid), log $(CLUSTER_DIR)/node1/flotilla.log)"; \
-	echo "Connect:  redis-cli -c -h $(HOST) -p $(PORT)"; \
-	echo "Stop:     make cluster-down"
+	@$(BIN)/flotilla-local up -bin $(BIN)/flotilla -dir $(CLUSTER_DIR) -nodes $(NODES) -zones $(ZONES) -port $(PORT) $(LOCALFLAGS) -- $(CLUSTER_ARGS)
 
+# SIGTERM to every node of the local cluster, and wait; the data stays.
 cluster-down:
-	@if [ -f $(CLUSTER_DIR)/node1/flotilla.pid ]; then \
-		kill $$(cat $(CLUSTER_DIR)/node1/flotilla.pid) 2>/dev/null || true; \
-		rm -f $(CLUSTER_DIR)/node1/flotilla.pid; echo "stopped"; \
-	else echo "not running"; fi
+	@$(GO) build -o $(BIN)/ ./cmd/flotilla-local && $(BIN)/flotilla-local down -dir $(CLUSTER_DIR)
 
 clean: cluster-down
 	rm -rf $(BIN) $(CLUSTER_DIR)

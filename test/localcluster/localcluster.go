@@ -389,11 +389,26 @@ func (n *node) current() *process {
 // StartAll starts every node that is not running and waits until each
 // accepts connections.
 func (c *Cluster) StartAll() error {
+	all := make([]int, len(c.nodes))
+	for i := range all {
+		all[i] = i
+	}
+	return c.StartNodes(all...)
+}
+
+// StartNodes starts the given nodes that are not running, all at once (a
+// node may wait for its peers before it listens), and waits until each
+// accepts connections.
+func (c *Cluster) StartNodes(idx ...int) error {
+	want := make([]bool, len(c.nodes))
+	for _, i := range idx {
+		want[c.node(i).index] = true
+	}
 	c.lockAll()
 	defer c.unlockAll()
 	var started []*node
 	for _, n := range c.nodes {
-		if n.current() != nil {
+		if !want[n.index] || n.current() != nil {
 			continue
 		}
 		if err := c.spawn(n); err != nil {
@@ -635,12 +650,9 @@ func (c *Cluster) waitListening(nodes []*node) error {
 			if p.exited() {
 				return c.exitError(n, p)
 			}
-			conn, err := net.DialTimeout("tcp", n.addr, 250*time.Millisecond)
-			if err != nil {
+			if !p.listening(n.addr) {
 				still = append(still, n)
-				continue
 			}
-			conn.Close()
 		}
 		if pending = still; len(pending) == 0 {
 			return nil
@@ -652,6 +664,30 @@ func (c *Cluster) waitListening(nodes []*node) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// listening reports whether p answers on addr. It asks INFO for the
+// process_id, since a port that accepts connections may belong to another
+// program: a cluster already running on the same addresses and ports would
+// otherwise pass for ours while ours exits with "address already in use". A
+// node that answers without a pid (NOAUTH, say) counts as listening.
+func (p *process) listening(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, 250*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	info, err := Do(addr, time.Second, "INFO", "server")
+	if err != nil {
+		var re ReplyError
+		return errors.As(err, &re)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return v == strconv.Itoa(p.pid)
+		}
+	}
+	return true
 }
 
 // WaitReady waits until every running node is ready: CLUSTER INFO says

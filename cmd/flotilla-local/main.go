@@ -1,0 +1,301 @@
+// Command flotilla-local runs a Flotilla cluster on this machine that
+// outlives the command: what `make cluster` and `make cluster-down` do.
+//
+//	flotilla-local up     [-bin bin/flotilla] [-dir .cluster] [-nodes 3] [-zones 3] [-ip 127.0.0.11] [-port 6379] [-- flotilla flags...]
+//	flotilla-local down   [-dir .cluster]
+//	flotilla-local status [-dir .cluster]
+//
+// Node i runs on its own loopback address (127.0.0.11, 127.0.0.12, ...) with
+// the default ports (6379, 16379, 7946, 9121), data and log in
+// <dir>/node<i>, its pid in <dir>/node<i>/flotilla.pid. `up` starts only
+// the nodes that are not already running, so running it twice starts no
+// second copy, and it brings back a node that was killed; it returns once
+// every node reports cluster_state:ok. `down` sends SIGTERM and waits.
+//
+// The processes are started by package test/localcluster, detached.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flotilla-db/flotilla/test/localcluster"
+)
+
+const pidFile = "flotilla.pid"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	var err error
+	switch os.Args[1] {
+	case "up":
+		err = up(os.Args[2:])
+	case "down":
+		err = down(os.Args[2:])
+	case "status":
+		err = status(os.Args[2:])
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flotilla-local:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: flotilla-local up|down|status [-dir .cluster] [flags] (flotilla-local up -h for the flags)")
+	os.Exit(2)
+}
+
+func up(args []string) error {
+	fs := flag.NewFlagSet("up", flag.ExitOnError)
+	bin := fs.String("bin", "bin/flotilla", "the flotilla binary")
+	dir := fs.String("dir", ".cluster", "directory of the nodes' data, logs and pid files")
+	nodes := fs.Int("nodes", 3, "number of nodes")
+	zones := fs.Int("zones", 3, "number of zones the nodes spread over")
+	ip := fs.String("ip", "127.0.0.11", "address of the first node; the others take the next ones")
+	port := fs.Int("port", localcluster.DefaultPorts.RESP, "RESP port of every node (Raft on port+10000)")
+	clusterPort := fs.Int("cluster-port", 0, "Raft port of every node (0: port+10000)")
+	gossipPort := fs.Int("gossip-port", localcluster.DefaultPorts.Gossip, "gossip (memberlist) port of every node")
+	metricsPort := fs.Int("metrics-port", localcluster.DefaultPorts.Metrics, "HTTP /metrics port of every node (-1 disables)")
+	loglevel := fs.String("loglevel", "notice", "the nodes' --loglevel")
+	timeout := fs.Duration("timeout", 60*time.Second, "how long to wait for cluster_state:ok")
+	fs.Parse(args)
+	if *port == 0 {
+		return errors.New("-port must be fixed: `down` and clients find the cluster by it")
+	}
+	c, err := localcluster.New(localcluster.Options{
+		Bin: *bin, Nodes: *nodes, Zones: *zones, FirstIP: *ip, Port: *port,
+		ClusterPort: *clusterPort, GossipPort: *gossipPort, MetricsPort: *metricsPort,
+		BaseDir: *dir, LogLevel: *loglevel, Args: fs.Args(), Detach: true,
+	})
+	if err != nil {
+		return err
+	}
+	// Detached: Close leaves the nodes running.
+	defer c.Close()
+
+	var missing []int
+	for i := 0; i < c.Len(); i++ {
+		n := c.Node(i)
+		if pid := runningPID(n.DataDir); pid != 0 {
+			fmt.Printf("%s already running on %s (pid %d)\n", n.Name, n.Addr, pid)
+			continue
+		}
+		missing = append(missing, i)
+	}
+	// A port someone else holds would fail the start, and worse, a server
+	// already on our address could answer our readiness checks: refuse up
+	// front, naming the port.
+	for _, i := range missing {
+		if err := portsFree(c.Node(i).IP, c.Ports()); err != nil {
+			return fmt.Errorf("%s: %w\nstop that process, or pick other ports (make cluster PORT=7000 LOCALFLAGS=\"-gossip-port 7950 -metrics-port -1\")", c.Node(i).Name, err)
+		}
+	}
+	if len(missing) > 0 {
+		err := c.StartNodes(missing...)
+		// Record every process started, even when another failed, so that
+		// `down` finds it.
+		for _, i := range missing {
+			if n := c.Node(i); n.Running {
+				if werr := os.WriteFile(filepath.Join(n.DataDir, pidFile), []byte(strconv.Itoa(n.PID)+"\n"), 0o644); werr != nil {
+					err = errors.Join(err, werr)
+				}
+				fmt.Printf("%s started on %s (pid %d, zone %s)\n", n.Name, n.Addr, n.PID, n.Zone)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%w\n(`make cluster-down` stops what did start)", err)
+		}
+	}
+	if err := waitReady(c, missing, *timeout); err != nil {
+		return fmt.Errorf("%w\nThe nodes are left running for a look at %s/node*/flotilla.log; `make cluster-down` stops them", err, *dir)
+	}
+	fmt.Printf("\nFlotilla cluster of %d nodes is ready (data and logs in %s/node1..node%d).\n", c.Len(), *dir, c.Len())
+	fmt.Printf("Connect:  redis-cli -c -h %s -p %d\n", c.Node(0).IP, *port)
+	fmt.Printf("Status:   %s status -dir %s\n", os.Args[0], *dir)
+	fmt.Printf("Stop:     make cluster-down\n")
+	return nil
+}
+
+// waitReady waits until every node, started now or found running, reports
+// cluster_state:ok. A node started now that exits fails the wait at once.
+func waitReady(c *localcluster.Cluster, started []int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var notReady []string
+		for _, i := range started {
+			if n := c.Node(i); !n.Running {
+				return fmt.Errorf("%s exited (%v):\n%s", n.Name, n.ExitErr, c.LogTail(i, 20))
+			}
+		}
+		for i, addr := range c.Addrs() {
+			info, err := localcluster.ClusterInfo(addr, time.Second)
+			switch {
+			case err != nil:
+				notReady = append(notReady, fmt.Sprintf("%s (%s): %v", c.Node(i).Name, addr, err))
+			case info["cluster_state"] != "ok":
+				notReady = append(notReady, fmt.Sprintf("%s (%s): cluster_state:%s", c.Node(i).Name, addr, info["cluster_state"]))
+			}
+		}
+		if len(notReady) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s:\n  %s", timeout, strings.Join(notReady, "\n  "))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func down(args []string) error {
+	fs := flag.NewFlagSet("down", flag.ExitOnError)
+	dir := fs.String("dir", ".cluster", "directory of the nodes' data, logs and pid files")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait after SIGTERM before SIGKILL")
+	fs.Parse(args)
+	nodeDirs, err := filepath.Glob(filepath.Join(*dir, "node*"))
+	if err != nil {
+		return err
+	}
+	pids := map[string]int{}
+	for _, d := range nodeDirs {
+		if pid := runningPID(d); pid != 0 {
+			if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
+				pids[d] = pid
+			}
+		}
+	}
+	deadline := time.Now().Add(*timeout)
+	for d, pid := range pids {
+		for runningPID(d) != 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if runningPID(d) != 0 {
+			fmt.Printf("%s (pid %d) did not stop within %s: SIGKILL\n", filepath.Base(d), pid, *timeout)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	for _, d := range nodeDirs {
+		os.Remove(filepath.Join(d, pidFile))
+	}
+	if len(pids) == 0 {
+		fmt.Println("not running")
+	} else {
+		fmt.Printf("stopped %d nodes (data kept in %s)\n", len(pids), *dir)
+	}
+	return nil
+}
+
+func status(args []string) error {
+	fs := flag.NewFlagSet("status", flag.ExitOnError)
+	dir := fs.String("dir", ".cluster", "directory of the nodes' data, logs and pid files")
+	fs.Parse(args)
+	nodeDirs, err := filepath.Glob(filepath.Join(*dir, "node*"))
+	if err != nil {
+		return err
+	}
+	if len(nodeDirs) == 0 {
+		fmt.Println("no cluster in", *dir)
+		return nil
+	}
+	for _, d := range nodeDirs {
+		pid := runningPID(d)
+		if pid == 0 {
+			fmt.Printf("%s: not running\n", filepath.Base(d))
+			continue
+		}
+		addr := listenAddr(pid)
+		state := "?"
+		if info, err := localcluster.ClusterInfo(addr, time.Second); err != nil {
+			state = err.Error()
+		} else {
+			state = "cluster_state:" + info["cluster_state"] + " known_nodes:" + info["cluster_known_nodes"]
+		}
+		fmt.Printf("%s: pid %d, %s, %s\n", filepath.Base(d), pid, addr, state)
+	}
+	return nil
+}
+
+// runningPID returns the pid in dir's pid file if that process is alive and
+// is the flotilla of that directory (its command line has --dir <dir>), so
+// a pid reused by another program, or a zombie, counts as not running.
+func runningPID(dir string) int {
+	data, err := os.ReadFile(filepath.Join(dir, pidFile))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return 0
+	}
+	args := cmdline(pid)
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--dir" && filepath.Clean(args[i+1]) == abs {
+			return pid
+		}
+	}
+	return 0
+}
+
+// cmdline is a process's arguments, nil when it is gone (a zombie's are
+// empty too).
+func cmdline(pid int) []string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(data) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+}
+
+// listenAddr is the --bind and --port of a node's command line.
+func listenAddr(pid int) string {
+	args := cmdline(pid)
+	ip, port := "127.0.0.1", "6379"
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "--bind":
+			ip = args[i+1]
+		case "--port":
+			port = args[i+1]
+		}
+	}
+	return ip + ":" + port
+}
+
+// portsFree checks that a node's ports are free on ip by binding them.
+func portsFree(ip string, p localcluster.Ports) error {
+	ports := []int{p.RESP, p.Cluster, p.Gossip}
+	if p.Metrics != 0 {
+		ports = append(ports, p.Metrics)
+	}
+	for _, port := range ports {
+		addr := net.JoinHostPort(ip, strconv.Itoa(port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("%s is in use by a process this command did not start", addr)
+		}
+		ln.Close()
+	}
+	addr := net.JoinHostPort(ip, strconv.Itoa(p.Gossip))
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return fmt.Errorf("%s/udp is in use by a process this command did not start", addr)
+	}
+	pc.Close()
+	return nil
+}
