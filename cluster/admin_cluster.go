@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/flotilla-db/flotilla/engine"
+	"github.com/flotilla-db/flotilla/shard"
 )
 
 // The CLUSTER commands of today's node: a one-node cluster whose only shard
@@ -60,6 +61,10 @@ func (s *Server) shardID() string {
 }
 
 func cmdCLUSTERINFO(c *conn, args [][]byte, inExec bool) {
+	if c.s.node != nil {
+		c.clusterINFO()
+		return
+	}
 	var b strings.Builder
 	for _, kv := range [][2]string{
 		{"cluster_state", "ok"},
@@ -86,11 +91,19 @@ func cmdCLUSTERINFO(c *conn, args [][]byte, inExec bool) {
 func cmdCLUSTERMYID(c *conn, args [][]byte, inExec bool) { c.w.WriteBulkString(c.s.nodeID) }
 
 func cmdCLUSTERMYSHARDID(c *conn, args [][]byte, inExec bool) {
+	if c.s.node != nil {
+		c.clusterMYSHARDID()
+		return
+	}
 	c.w.WriteBulkString(c.s.shardID())
 }
 
 // cmdCLUSTERSLOTS: one range, 0-16383, served by this node alone.
 func cmdCLUSTERSLOTS(c *conn, args [][]byte, inExec bool) {
+	if c.s.node != nil {
+		c.clusterSLOTS()
+		return
+	}
 	ip, port := c.endpoint()
 	c.w.WriteArray(1)
 	c.w.WriteArray(3)
@@ -104,6 +117,10 @@ func cmdCLUSTERSLOTS(c *conn, args [][]byte, inExec bool) {
 }
 
 func cmdCLUSTERSHARDS(c *conn, args [][]byte, inExec bool) {
+	if c.s.node != nil {
+		c.clusterSHARDS()
+		return
+	}
 	ip, port := c.endpoint()
 	w := c.w
 	w.WriteArray(1)
@@ -133,6 +150,10 @@ func cmdCLUSTERSHARDS(c *conn, args [][]byte, inExec bool) {
 
 // cmdCLUSTERNODES: the node's line in Redis's nodes.conf format.
 func cmdCLUSTERNODES(c *conn, args [][]byte, inExec bool) {
+	if c.s.node != nil {
+		c.clusterNODES()
+		return
+	}
 	ip, port := c.endpoint()
 	bus := port + clusterBusPortOffset
 	if bus > 65535 {
@@ -158,7 +179,7 @@ func cmdCLUSTERCOUNTKEYSINSLOT(c *conn, args [][]byte, inExec bool) {
 		return
 	}
 	var n int
-	c.withRead(c.s.shard, inExec, func(db *engine.DB) { n = db.SlotLen(engine.Slot(slot)) })
+	c.withRead(c.slotShard(int(slot)), inExec, func(db *engine.DB) { n = db.SlotLen(engine.Slot(slot)) })
 	c.w.WriteInt(int64(n))
 }
 
@@ -180,7 +201,7 @@ func cmdCLUSTERGETKEYSINSLOT(c *conn, args [][]byte, inExec bool) {
 		return
 	}
 	var keys [][]byte
-	c.withRead(c.s.shard, inExec, func(db *engine.DB) {
+	c.withRead(c.slotShard(int(slot)), inExec, func(db *engine.DB) {
 		keys = db.SlotKeys(engine.Slot(slot), int(min(count, int64(db.SlotLen(engine.Slot(slot))))))
 	})
 	c.w.WriteArray(len(keys))
@@ -201,12 +222,20 @@ func cmdCLUSTERFAILOVER(c *conn, args [][]byte, inExec bool) {
 		c.w.WriteError("ERR syntax error")
 		return
 	}
+	if c.s.node != nil {
+		c.clusterFAILOVER()
+		return
+	}
 	c.w.WriteError("ERR You should send CLUSTER FAILOVER to a replica")
 }
 
 // cmdCLUSTERREPLICAS: CLUSTER REPLICAS|SLAVES node-id. This node is a
 // master without replicas, and the only node.
 func cmdCLUSTERREPLICAS(c *conn, args [][]byte, inExec bool) {
+	if c.s.node != nil {
+		c.clusterREPLICAS(string(args[2]))
+		return
+	}
 	if string(args[2]) != c.s.nodeID {
 		c.w.WriteError("ERR Unknown node " + errorArg(args[2], len(args[2])))
 		return
@@ -245,3 +274,19 @@ func cmdCLUSTERHELP(c *conn, args [][]byte, inExec bool) {
 		"    Output format is an array where each array element is a map containing attributes of a link",
 	})
 }
+
+// slotShard returns the shard holding slot's keys on this node: the
+// standalone keyspace, or the local replica of the slot's shard (an empty
+// shard when this node holds none).
+func (c *conn) slotShard(slot int) *shard.Shard {
+	if c.s.node == nil {
+		return c.s.shard
+	}
+	if rep := c.slotReplica(slot); rep != nil {
+		return rep.Shard
+	}
+	return emptyShard
+}
+
+// emptyShard stands for the slots a node does not hold.
+var emptyShard = shard.New(0, 0)

@@ -310,7 +310,7 @@ func (d *gossipDelegate) NodeMeta(limit int) []byte {
 	}
 	return b
 }
-func (d *gossipDelegate) NotifyMsg([]byte)                           {}
+func (d *gossipDelegate) NotifyMsg(b []byte)                         { (*clusterNode)(d).handleTransfer(b) }
 func (d *gossipDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *gossipDelegate) LocalState(join bool) []byte                { return nil }
 func (d *gossipDelegate) MergeRemoteState(buf []byte, join bool)     {}
@@ -491,7 +491,7 @@ func (n *clusterNode) loop() {
 			n.ml.UpdateNode(time.Second)
 		}
 		n.refreshRoute()
-		if time.Since(lastBalance) > 2*time.Second {
+		if time.Since(lastBalance) > time.Second {
 			lastBalance = time.Now()
 			n.balanceLeaders()
 		}
@@ -657,7 +657,7 @@ func (n *clusterNode) balanceLeaders() {
 		}
 		pref := sh.Replicas[0]
 		since, ok := alive[pref]
-		if !ok || time.Since(since) < 10*time.Second {
+		if !ok || time.Since(since) < 3*time.Second {
 			continue
 		}
 		// The transfer itself waits for the replica to match the log.

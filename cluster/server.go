@@ -184,6 +184,11 @@ func (s *Server) Start() error {
 			return err
 		}
 		s.node = n
+		if err := s.startMetrics(); err != nil {
+			n.close()
+			s.closeListeners()
+			return err
+		}
 	}
 	for _, ln := range s.lns {
 		s.wg.Add(1)
@@ -233,6 +238,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	if s.node != nil {
+		s.stopMetrics()
 		s.node.close()
 	}
 	return nil

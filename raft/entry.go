@@ -25,7 +25,54 @@ const (
 	// EntryNoop changes nothing; a new leader commits one to learn its
 	// commit index.
 	EntryNoop EntryType = 4
+	// EntryBatch carries several entries (of several clients), applied
+	// one after the other: the leader's group commit puts what waits into
+	// one log entry, one append and one fsync per replica.
+	EntryBatch EntryType = 5
 )
+
+// AppendBatch encodes the encoded entries subs as one EntryBatch entry:
+//
+//	[version][EntryBatch][count:uvarint] ( [len:uvarint][entry] )*
+func AppendBatch(b []byte, subs [][]byte) []byte {
+	b = append(b, entryVersion, byte(EntryBatch))
+	b = binary.AppendUvarint(b, uint64(len(subs)))
+	for _, s := range subs {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+// SplitBatch returns the encoded entries of an EntryBatch entry, aliasing
+// data; ok is false when data is not a batch.
+func SplitBatch(data []byte) (subs [][]byte, ok bool, err error) {
+	if len(data) < 2 || data[1] != byte(EntryBatch) {
+		return nil, false, nil
+	}
+	if data[0] != entryVersion {
+		return nil, true, fmt.Errorf("%w %d", ErrEntryVersion, data[0])
+	}
+	p := data[2:]
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > uint64(len(p)) {
+		return nil, true, ErrEntryTruncated
+	}
+	p = p[k:]
+	subs = make([][]byte, 0, n)
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(p)
+		if k <= 0 || l > uint64(len(p)-k) {
+			return nil, true, ErrEntryTruncated
+		}
+		subs = append(subs, p[k:k+int(l):k+int(l)])
+		p = p[k+int(l):]
+	}
+	if len(p) != 0 {
+		return nil, true, fmt.Errorf("raft: %d bytes after the batch", len(p))
+	}
+	return subs, true, nil
+}
 
 const entryVersion = 1
 

@@ -19,6 +19,8 @@ import (
 type Store interface {
 	BeginWrite()
 	EndWrite()
+	BeginRead()
+	EndRead()
 	DB() *engine.DB
 	// ReplaceDBLocked swaps in a keyspace restored from a snapshot.
 	ReplaceDBLocked(db *engine.DB)
@@ -63,7 +65,8 @@ func NewFSM(store Store) *FSM { return &FSM{store: store} }
 // never stamps an entry earlier than one before it.
 func (f *FSM) LastNow() int64 { return f.lastNow.Load() }
 
-// LastApplied returns the index of the last entry applied.
+// LastApplied returns the index of the last command entry applied (raft's
+// barriers and no-ops do not reach the FSM).
 func (f *FSM) LastApplied() uint64 { return f.lastApplied.Load() }
 
 var _ hraft.BatchingFSM = (*FSM)(nil)
@@ -81,11 +84,29 @@ func (f *FSM) ApplyBatch(logs []*hraft.Log) []any {
 	defer f.store.EndWrite()
 	for i, l := range logs {
 		if l.Type == hraft.LogCommand {
-			out[i] = f.applyLocked(l.Data)
+			out[i] = f.applyData(l.Data)
 		}
 		f.lastApplied.Store(l.Index)
 	}
 	return out
+}
+
+// BatchResult is the result of an EntryBatch: one Result per entry.
+type BatchResult struct{ Results []*Result }
+
+func (f *FSM) applyData(data []byte) any {
+	subs, isBatch, err := SplitBatch(data)
+	if err != nil {
+		panic(fmt.Sprintf("raft: undecodable log entry: %v", err))
+	}
+	if !isBatch {
+		return f.applyLocked(data)
+	}
+	br := &BatchResult{Results: make([]*Result, len(subs))}
+	for i, sub := range subs {
+		br.Results[i] = f.applyLocked(sub)
+	}
+	return br
 }
 
 func (f *FSM) applyLocked(data []byte) *Result {
@@ -168,19 +189,20 @@ func runCommand(ctx *engine.Ctx, w engine.Writer) {
 	h(ctx)
 }
 
-// Snapshot captures the keyspace as of the last applied entry. The engine
-// is serialised in memory here, with the write lock held (raft calls
-// Snapshot between applies), and written out by Persist while applies go
-// on.
+// Snapshot captures the keyspace as of the last applied entry. hashicorp/raft
+// calls it on the goroutine that applies entries, so no write runs while
+// it serialises the engine into memory; reads go on under the read lock.
+// Persist then writes the bytes out while applies resume.
 func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
 	start := time.Now()
 	var buf bytes.Buffer
-	f.store.BeginWrite()
-	var now [8]byte
-	putInt64(now[:], f.lastNow.Load())
-	buf.Write(now[:])
+	f.store.BeginRead()
+	var hdr [16]byte
+	putInt64(hdr[:8], f.lastNow.Load())
+	putInt64(hdr[8:], int64(f.lastApplied.Load()))
+	buf.Write(hdr[:])
 	err := f.store.DB().WriteSnapshot(&buf)
-	f.store.EndWrite()
+	f.store.EndRead()
 	f.SnapshotPause.Store(int64(time.Since(start)))
 	if err != nil {
 		return nil, err
@@ -192,8 +214,8 @@ func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
 func (f *FSM) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 1<<20)
-	var now [8]byte
-	if _, err := io.ReadFull(br, now[:]); err != nil {
+	var hdr [16]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		return fmt.Errorf("raft: snapshot header: %w", err)
 	}
 	db, err := engine.ReadSnapshot(br)
@@ -202,7 +224,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.store.BeginWrite()
 	f.store.ReplaceDBLocked(db)
-	f.lastNow.Store(getInt64(now[:]))
+	f.lastNow.Store(getInt64(hdr[:8]))
+	f.lastApplied.Store(uint64(getInt64(hdr[8:])))
 	f.store.EndWrite()
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	hraft "github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 )
 
 // Timing holds a group's Raft timeouts. The defaults suit loopback and a
@@ -72,7 +73,18 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	if logger == nil {
 		logger = hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off})
 	}
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db"), NoSync: cfg.NoSync})
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:   filepath.Join(cfg.Dir, "raft.db"),
+		NoSync: cfg.NoSync,
+		// The freelist is rebuilt on open instead of written at every
+		// commit: less to write per fsync on the log's hot path.
+		BoltOptions: &bbolt.Options{
+			Timeout:         time.Second,
+			NoFreelistSync:  true,
+			FreelistType:    bbolt.FreelistMapType,
+			InitialMmapSize: 64 << 20,
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("raft log store: %w", err)
 	}

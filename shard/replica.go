@@ -1,9 +1,8 @@
 package shard
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +36,15 @@ type Replica struct {
 		waiting []chan error
 	}
 
+	// prop is the group-commit queue (see runProposer).
+	prop struct {
+		sync.Mutex
+		cond     *sync.Cond
+		queue    []*proposal
+		inflight int
+		running  bool
+	}
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 
@@ -62,6 +70,7 @@ var (
 // group.
 func NewReplica(id ID, seed uint64) *Replica {
 	r := &Replica{Shard: New(id, seed), stop: make(chan struct{})}
+	r.prop.cond = sync.NewCond(&r.prop.Mutex)
 	r.FSM = raft.NewFSM(r.Shard)
 	return r
 }
@@ -184,14 +193,124 @@ func (r *Replica) confirmRounds() {
 
 // Propose stamps e with the time (never earlier than the last entry's)
 // and a seed, appends it to the log, and returns the result of applying
-// it once committed.
+// it once committed. Concurrent proposals are group-committed: what waits
+// while earlier entries are in flight goes into one log entry.
 func (r *Replica) Propose(e *raft.Entry) (*raft.Result, error) {
-	r.stamp(e)
-	data := raft.AppendEntry(nil, e)
 	r.proposeMu.RLock()
-	f := r.Group.Raft.Apply(data, 0)
+	req := &proposal{done: make(chan struct{})}
+	r.prop.Lock()
+	// Stamped in queue order, so entry times never go back.
+	r.stamp(e)
+	req.data = raft.AppendEntry(nil, e)
+	r.prop.queue = append(r.prop.queue, req)
+	kick := !r.prop.running
+	r.prop.running = true
+	r.prop.Unlock()
 	r.proposeMu.RUnlock()
-	return result(f)
+	if kick {
+		r.wg.Add(1)
+		go r.runProposer()
+	}
+	<-req.done
+	return req.res, req.err
+}
+
+// proposal is one entry waiting for the proposer.
+type proposal struct {
+	data []byte
+	res  *raft.Result
+	err  error
+	done chan struct{}
+}
+
+// Group commit: at most maxInflight log entries are out at a time; what
+// arrives meanwhile waits and goes out as one EntryBatch, so a burst of
+// writes costs one append and one fsync per replica instead of one each.
+const (
+	maxInflight   = 2
+	maxBatchBytes = 4 << 20
+)
+
+// runProposer sends the queued proposals to Raft until the queue is empty.
+func (r *Replica) runProposer() {
+	defer r.wg.Done()
+	for {
+		r.prop.Lock()
+		for r.prop.inflight >= maxInflight {
+			r.prop.cond.Wait()
+		}
+		if len(r.prop.queue) == 0 {
+			r.prop.running = false
+			r.prop.cond.Broadcast()
+			r.prop.Unlock()
+			return
+		}
+		n, size := 0, 0
+		for n < len(r.prop.queue) && (n == 0 || size+len(r.prop.queue[n].data) <= maxBatchBytes) {
+			size += len(r.prop.queue[n].data)
+			n++
+		}
+		batch := r.prop.queue[:n:n]
+		r.prop.queue = r.prop.queue[n:]
+		if len(r.prop.queue) == 0 {
+			r.prop.queue = nil
+		}
+		r.prop.inflight++
+		r.prop.Unlock()
+
+		var f hraft.ApplyFuture
+		if len(batch) == 1 {
+			f = r.Group.Raft.Apply(batch[0].data, 0)
+		} else {
+			subs := make([][]byte, len(batch))
+			for i, p := range batch {
+				subs[i] = p.data
+			}
+			f = r.Group.Raft.Apply(raft.AppendBatch(nil, subs), 0)
+		}
+		r.wg.Add(1)
+		go r.await(f, batch)
+	}
+}
+
+// await hands the result of an applied entry to its proposals.
+func (r *Replica) await(f hraft.ApplyFuture, batch []*proposal) {
+	defer r.wg.Done()
+	err := f.Error()
+	var resp any
+	if err == nil {
+		resp = f.Response()
+	}
+	for i, p := range batch {
+		switch {
+		case err != nil:
+			p.err = mapRaftError(err)
+		case len(batch) == 1:
+			p.res, _ = resp.(*raft.Result)
+		default:
+			if br, ok := resp.(*raft.BatchResult); ok && i < len(br.Results) {
+				p.res = br.Results[i]
+			}
+		}
+		if p.err == nil && p.res == nil {
+			p.err = errors.New("shard: entry applied without a result")
+		}
+		close(p.done)
+	}
+	r.prop.Lock()
+	r.prop.inflight--
+	r.prop.cond.Broadcast()
+	r.prop.Unlock()
+}
+
+// waitProposerIdle waits until every proposal handed to the proposer is
+// applied. Call with proposeMu held exclusively, so none is added.
+func (r *Replica) waitProposerIdle() {
+	r.prop.Lock()
+	for r.prop.running || r.prop.inflight > 0 || len(r.prop.queue) > 0 {
+		r.prop.cond.Wait()
+	}
+	r.prop.Unlock()
 }
 
 // ProposeExec proposes a transaction's entry; with keys watched by w, it
@@ -203,11 +322,7 @@ func (r *Replica) ProposeExec(w *Watch, e *raft.Entry) (res *raft.Result, aborte
 		return res, false, err
 	}
 	r.proposeMu.Lock()
-	if err := r.Group.Raft.Barrier(10 * time.Second).Error(); err != nil {
-		r.proposeMu.Unlock()
-		r.Unwatch(w)
-		return nil, false, mapRaftError(err)
-	}
+	r.waitProposerIdle()
 	r.stamp(e)
 	r.BeginWrite()
 	dirty := r.DirtyLocked(w, e.Now)
@@ -229,9 +344,7 @@ func (r *Replica) stamp(e *raft.Entry) {
 		now = last
 	}
 	e.Now = now
-	var b [8]byte
-	rand.Read(b[:])
-	e.Seed = binary.LittleEndian.Uint64(b[:])
+	e.Seed = rand.Uint64()
 }
 
 func result(f hraft.ApplyFuture) (*raft.Result, error) {
