@@ -3,11 +3,14 @@ package cluster
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	hraft "github.com/hashicorp/raft"
 
 	"github.com/flotilla-db/flotilla/engine"
 )
@@ -50,10 +53,35 @@ func cmdDEBUG(c *conn, args [][]byte, inExec bool) {
 		c.w.WriteError(string(args[2]))
 	case sub == "digest" && argc == 2:
 		var d [20]byte
+		if c.s.node != nil {
+			// The keys this node holds, over all its replicas: equal on
+			// every node once they hold the same shards and caught up.
+			for _, rep := range c.s.node.route.Load().local {
+				rep.BeginRead()
+				x := rep.DB().Digest()
+				rep.EndRead()
+				for i := range d {
+					d[i] ^= x[i]
+				}
+			}
+			c.w.WriteBulkString(hex.EncodeToString(d[:]))
+			return
+		}
 		c.withRead(c.s.shard, inExec, func(db *engine.DB) { d = db.Digest() })
 		c.w.WriteBulkString(hex.EncodeToString(d[:]))
 	case sub == "digest-value" && argc >= 2:
 		now := time.Now().UnixMilli()
+		if c.s.node != nil {
+			c.w.WriteArray(argc - 2)
+			for _, k := range args[2:] {
+				sh := c.slotShard(int(engine.KeySlot(k)))
+				sh.BeginRead()
+				d := sh.DB().KeyDigest(k, now)
+				sh.EndRead()
+				c.w.WriteBulkString(hex.EncodeToString(d[:]))
+			}
+			return
+		}
 		c.withRead(c.s.shard, inExec, func(db *engine.DB) {
 			c.w.WriteArray(argc - 2)
 			for _, k := range args[2:] {
@@ -168,6 +196,11 @@ func debugObject(c *conn, args [][]byte, inExec bool) {
 // debugPopulate: DEBUG POPULATE count [prefix] [size].
 func debugPopulate(c *conn, args [][]byte, inExec bool) {
 	const errPositive = "ERR value is out of range, must be positive"
+	if c.s.node != nil {
+		// Keys made outside the log would differ between replicas.
+		c.w.WriteError("ERR DEBUG POPULATE is not supported in cluster mode; write the keys instead")
+		return
+	}
 	count, ok := parseLongLong(args[2])
 	if !ok || count < 0 {
 		c.w.WriteError(errPositive)
@@ -274,6 +307,18 @@ func atoi(b []byte) int64 {
 // debugReload saves the keyspace to a snapshot and loads it back, as
 // DEBUG RELOAD does with an RDB file: a test of the snapshot path.
 func debugReload(c *conn, inExec bool) {
+	if c.s.node != nil {
+		// In a cluster the durable form is the Raft snapshot: take one of
+		// every shard this node holds (log compaction included).
+		for _, rep := range c.s.node.route.Load().local {
+			if err := rep.Group.Raft.Snapshot().Error(); err != nil && !errors.Is(err, hraft.ErrNothingNewToSnapshot) {
+				c.w.WriteError("ERR Error trying to save the DB: " + err.Error())
+				return
+			}
+		}
+		c.w.WriteOK()
+		return
+	}
 	sh := c.s.shard
 	if !inExec {
 		sh.BeginWrite()

@@ -93,7 +93,8 @@ func TestShutdownExitsProcess(t *testing.T) {
 	}
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
-	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--loglevel", "warning")
+	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--loglevel", "warning",
+		"--dir", t.TempDir(), "--gossip-port", "0", "--metrics-port", "0")
 	stdout, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -22,7 +22,11 @@ func (s *Server) runCron() {
 			lastSample, lastCount = now, n
 		}
 		if s.activeExpire.Load() {
-			cursor = s.activeExpireCycle(cursor, time.Second/time.Duration(hz)/4)
+			if s.node != nil {
+				s.node.activeExpire(s, time.Second/time.Duration(hz)/4)
+			} else {
+				cursor = s.activeExpireCycle(cursor, time.Second/time.Duration(hz)/4)
+			}
 		}
 	}
 }

@@ -243,7 +243,9 @@ func (s *Server) info(want map[string]bool, inExec bool) string {
 	})
 	section("Keyspace", func(add func(string, any)) {
 		var keys, expires int
-		if inExec {
+		if s.node != nil {
+			keys, expires = s.node.keyCounts()
+		} else if inExec {
 			keys, expires = s.shard.DB().Len(), s.shard.DB().VolatileLen()
 		} else {
 			s.shard.BeginRead()

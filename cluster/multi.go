@@ -167,10 +167,12 @@ func (c *conn) execReplicated(m *multiState) {
 		}
 	}
 	if !hasData {
+		// Server commands only (PING, INFO...): they take the locks they
+		// need, as no shard lock is held here.
 		c.unwatch()
 		c.w.WriteArray(len(m.cmds))
 		for _, q := range m.cmds {
-			c.call(q.cmd, q.args, true)
+			c.call(q.cmd, q.args, false)
 		}
 		return
 	}
@@ -219,7 +221,7 @@ func (c *conn) execReplicated(m *multiState) {
 	j := 0
 	for _, q := range m.cmds {
 		if handlersByID.data[q.cmd.ID] == nil {
-			c.call(q.cmd, q.args, true)
+			c.call(q.cmd, q.args, false)
 			continue
 		}
 		end := len(res.Replies)

@@ -53,6 +53,8 @@ type clusterNode struct {
 		replicas map[shard.ID]*shard.Replica
 		hints    map[shard.ID]string // shard -> leader node ID, from gossip
 		alive    map[string]time.Time
+		// expireCursor is where active expiry resumes on each shard.
+		expireCursor map[shard.ID]uint64
 	}
 	topoKick chan struct{}
 	stop     chan struct{}
@@ -103,6 +105,7 @@ func (s *Server) newClusterNode() (*clusterNode, error) {
 	n.mu.replicas = map[shard.ID]*shard.Replica{}
 	n.mu.hints = map[shard.ID]string{}
 	n.mu.alive = map[string]time.Time{}
+	n.mu.expireCursor = map[shard.ID]uint64{}
 	n.cfgFSM.onChange = func(*Topology) { n.kick() }
 	n.route.Store(&routeTable{})
 	return n, nil
@@ -161,7 +164,12 @@ func (n *clusterNode) start() error {
 	port := n.s.Port()
 	raftPort := int(n.s.cfg.Int("cluster-port"))
 	if raftPort == 0 {
+		// Redis's bus port: the client port + 10000, or any free port
+		// when that is out of range.
 		raftPort = port + clusterBusPortOffset
+		if raftPort > 65535 {
+			raftPort = 0
+		}
 	}
 	gossipPort := int(n.s.cfg.Int("gossip-port"))
 	n.self = NodeInfo{
@@ -180,6 +188,7 @@ func (n *clusterNode) start() error {
 	if err != nil {
 		return fmt.Errorf("could not listen on the cluster port %s: %w", n.self.Raft, err)
 	}
+	n.self.Raft = ln.Addr().String()
 	n.mux = raft.NewMux(ln, net.ParseIP(ip))
 	if err := n.startGossip(ip, gossipPort); err != nil {
 		n.mux.Close()
@@ -205,6 +214,36 @@ func (n *clusterNode) start() error {
 	n.wg.Add(1)
 	go n.loop()
 	return nil
+}
+
+// waitServing waits until every slot has a leader this node knows of (a
+// one-node cluster serves as soon as it started, as a Redis server does).
+func (n *clusterNode) waitServing(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		rt := n.route.Load()
+		if rt.topo != nil {
+			ok := true
+			for _, sh := range rt.topo.Shards {
+				if l := rt.leaderOf(sh.ID); l == "" {
+					ok = false
+					break
+				} else if r := rt.local[sh.ID]; r != nil && l == n.self.ID && !r.IsLeader() {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return true
+			}
+		}
+		select {
+		case <-n.stop:
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // srcTransport is memberlist's TCP/UDP transport with TCP dials leaving
@@ -244,6 +283,11 @@ func (n *clusterNode) startGossip(ip string, port int) error {
 	})
 	if err != nil {
 		return fmt.Errorf("could not listen on the gossip port %s:%d: %w", ip, port, err)
+	}
+	if port == 0 {
+		port = nt.GetAutoBindPort()
+		conf.AdvertisePort = port
+		n.self.Gossip = net.JoinHostPort(ip, strconv.Itoa(port))
 	}
 	conf.Transport = &srcTransport{NetTransport: nt, src: net.ParseIP(ip)}
 	ml, err := memberlist.Create(conf)
@@ -750,4 +794,77 @@ func (w slogWriter) Write(p []byte) (int, error) {
 		w.l.Info(msg)
 	}
 	return len(p), nil
+}
+
+// ledReplicas returns the replicas of shards this node leads.
+func (n *clusterNode) ledReplicas() []*shard.Replica {
+	var out []*shard.Replica
+	for _, r := range n.route.Load().local {
+		if r.Group != nil && r.IsLeader() {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b *shard.Replica) int { return int(a.ID()) - int(b.ID()) })
+	return out
+}
+
+// keyCounts sums the keys and volatile keys of the shards this node leads
+// (INFO keyspace), as a Redis Cluster master reports its own.
+func (n *clusterNode) keyCounts() (keys, expires int) {
+	for _, r := range n.ledReplicas() {
+		r.BeginRead()
+		keys += r.DB().Len()
+		expires += r.DB().VolatileLen()
+		r.EndRead()
+	}
+	return keys, expires
+}
+
+// activeExpire is the leader's side of expiry (../shared/DESIGN.md rule
+// 1): on each shard it leads it samples volatile keys as Redis's
+// activeExpireCycle does and proposes the deletes of those expired; every
+// replica applies them at the entry's time.
+func (n *clusterNode) activeExpire(s *Server, budget time.Duration) {
+	effort := s.cfg.Int("active-expire-effort")
+	perLoop := int(20 + 5*(effort-1))
+	for _, r := range n.ledReplicas() {
+		start := time.Now()
+		cursor := n.expireCursor(r.ID())
+		for {
+			now := time.Now().UnixMilli()
+			r.BeginRead()
+			if r.DB().VolatileLen() == 0 {
+				r.EndRead()
+				break
+			}
+			keys, next, sampled := r.DB().ExpiredKeys(now, cursor, perLoop)
+			r.EndRead()
+			cursor = next
+			if len(keys) > 0 {
+				e := &raft.Entry{Type: raft.EntryExpire, Cmds: make([][][]byte, len(keys))}
+				for i, k := range keys {
+					e.Cmds[i] = [][]byte{k}
+				}
+				if _, err := r.Propose(e); err != nil {
+					break
+				}
+			}
+			if sampled == 0 || len(keys)*10 < sampled || time.Since(start) > budget {
+				break
+			}
+		}
+		n.setExpireCursor(r.ID(), cursor)
+	}
+}
+
+func (n *clusterNode) expireCursor(id shard.ID) uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.mu.expireCursor[id]
+}
+
+func (n *clusterNode) setExpireCursor(id shard.ID, c uint64) {
+	n.mu.Lock()
+	n.mu.expireCursor[id] = c
+	n.mu.Unlock()
 }

@@ -354,16 +354,7 @@ func (c *conn) joinsPending(args [][]byte) bool {
 }
 
 // ledReplicas returns the local replicas this node leads, by shard ID.
-func (c *conn) ledReplicas() []*shard.Replica {
-	rt := c.s.node.route.Load()
-	var out []*shard.Replica
-	for _, sh := range rt.topo.Shards {
-		if r := rt.local[sh.ID]; r != nil && r.IsLeader() {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func (c *conn) ledReplicas() []*shard.Replica { return c.s.node.ledReplicas() }
 
 // runKeyless runs a data command without keys (DBSIZE, KEYS, SCAN,
 // RANDOMKEY, FLUSHALL...) over the shards this node leads, as a Redis
@@ -398,6 +389,22 @@ func (c *conn) runKeyless(cmd *proto.Command, h engine.Handler, args [][]byte) {
 			c.w.WriteError(msg)
 			return
 		}
+	}
+	if len(reps) <= 1 || (cmd.Name != "dbsize" && cmd.Name != "scan" && cmd.Name != "keys" && cmd.Name != "randomkey") {
+		// One shard (or a command that does not look at keys, such as
+		// OBJECT HELP): it answers as it is.
+		sh := emptyShard
+		if len(reps) > 0 {
+			sh = reps[0].Shard
+		}
+		c.acquire(sh, false)
+		ctx := &c.ctx
+		ctx.DB = sh.DB()
+		ctx.W = c.w
+		ctx.NoBlock = false
+		ctx.Reset(args, c.clock.UnixMilli(), 0)
+		h(ctx)
+		return
 	}
 	switch cmd.Name {
 	case "dbsize":
@@ -461,7 +468,12 @@ func (c *conn) mergeKeyless(cmd *proto.Command, reps []*shard.Replica, h engine.
 func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte) {
 	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
 	if err != nil {
-		c.w.WriteError("ERR invalid cursor")
+		// Not a cursor of ours: the engine words the error.
+		ctx := &engine.Ctx{DB: reps[0].DB(), W: c.w}
+		ctx.Reset(args, c.clock.UnixMilli(), 0)
+		reps[0].BeginRead()
+		h(ctx)
+		reps[0].EndRead()
 		return
 	}
 	i, inner := int(cursor&0xff), cursor>>8

@@ -132,6 +132,13 @@ func (s *Server) applyConfig(names []string) {
 	s.shard.BeginWrite()
 	s.shard.DB().SetConfig(s.cfg.EngineConfig())
 	s.shard.EndWrite()
+	if s.node != nil {
+		for _, rep := range s.node.route.Load().local {
+			rep.BeginWrite()
+			rep.DB().SetConfig(s.cfg.EngineConfig())
+			rep.EndWrite()
+		}
+	}
 	s.slowlog.configure(s.cfg.Int("slowlog-log-slower-than"), int(s.cfg.Int("slowlog-max-len")))
 	s.latency.configure(s.cfg.Int("latency-monitor-threshold"))
 }
@@ -184,6 +191,9 @@ func (s *Server) Start() error {
 			return err
 		}
 		s.node = n
+		if n.expect == 1 && !n.waitServing(15*time.Second) {
+			s.log.Warn("the one-node cluster is not serving yet")
+		}
 		if err := s.startMetrics(); err != nil {
 			n.close()
 			s.closeListeners()

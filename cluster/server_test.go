@@ -4,17 +4,20 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilla-db/flotilla/test/localcluster"
 )
 
 // startServer starts a node on a free loopback port with the given
 // directives ("name", "value", ...) and stops it when the test ends.
 func startServer(t testing.TB, directives ...string) *Server {
 	t.Helper()
-	args := []string{"--port", "0", "--bind", "127.0.0.1"}
+	args := []string{"--port", "0", "--bind", "127.0.0.1", "--cluster-enabled", "no"}
 	for i := 0; i+1 < len(directives); i += 2 {
 		args = append(args, "--"+directives[i], directives[i+1])
 	}
@@ -91,4 +94,41 @@ func (r *rawConn) read() string {
 		r.t.Fatal(err)
 	}
 	return v
+}
+
+// startClusterNode starts a one-node cluster (cluster-enabled yes,
+// bootstrap-expect 1: the embedded default) on free ports, with its data
+// in a temporary directory, and waits until it serves every slot.
+func startClusterNode(t testing.TB, directives ...string) *Server {
+	t.Helper()
+	ips := []string{"127.0.0.1"}
+	port, err := localcluster.FreePort(ips, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gossip, err := localcluster.FreePort(ips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"cluster-enabled", "yes", "port", strconv.Itoa(port), "dir", t.TempDir(),
+		"gossip-port", strconv.Itoa(gossip), "metrics-port", "0"}
+	s := startServer(t, append(base, directives...)...)
+	waitClusterOK(t, s)
+	return s
+}
+
+// waitClusterOK waits until the node reports cluster_state:ok.
+func waitClusterOK(t testing.TB, s *Server) {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		info, _ := c.ClusterInfo(context.Background()).Result()
+		if strings.Contains(info, "cluster_state:ok") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the cluster did not become ready")
 }

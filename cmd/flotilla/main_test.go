@@ -53,7 +53,8 @@ func freePort(t *testing.T) int {
 func startNode(t *testing.T, args ...string) int {
 	t.Helper()
 	port := freePort(t)
-	flags := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", t.TempDir()}
+	flags := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", t.TempDir(),
+		"--gossip-port", "0", "--metrics-port", "0"}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "--") {
 		// A config file comes first, as in Redis.
 		flags = append([]string{args[0]}, append(flags, args[1:]...)...)
