@@ -152,8 +152,10 @@ func (m *metricsServer) runServe() {
 
 // runWatch registers the election observer on every group this node opens.
 // Groups open in node.go with no hook for others, so it looks for new ones
-// every 100 ms: well within the 250 ms (at least) a new group waits before
-// its first election.
+// every 100 ms (and at every scrape): well within the 250 ms (at least) a
+// new group waits before its first election. Groups opened before the
+// endpoint started (a one-node cluster's, since Start waits for it to
+// serve) are caught up by watch.
 func (m *metricsServer) runWatch() {
 	defer m.wg.Done()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -202,17 +204,19 @@ func (m *metricsServer) watch(label string, r *hraft.Raft) {
 	}
 	// The filter runs on Raft's goroutine at each state change and only
 	// counts: with no channel, nothing is sent and nothing can be dropped.
-	// An election already under way when the observer arrives counts too
-	// (the state is read before registering, so none counts twice).
 	obs := hraft.NewObserver(nil, false, func(o *hraft.Observation) bool {
 		if st, ok := o.Data.(hraft.RaftState); ok && st == hraft.Candidate {
 			w.elections.Add(1)
 		}
 		return false
 	})
+	// NB: a group found leading or electing started an election the
+	// observer was too late to see (every leader was a candidate first in
+	// its term): count it. The state is read before registering, so no
+	// election counts twice; one may be missed in between, never added.
 	before := r.State()
 	r.RegisterObserver(obs)
-	if before == hraft.Candidate {
+	if before == hraft.Candidate || before == hraft.Leader {
 		w.elections.Add(1)
 	}
 	w.r, w.obs = r, obs
@@ -298,7 +302,7 @@ var (
 	descRaftLastContact = prometheus.NewDesc("flotilla_raft_last_contact_seconds",
 		"Seconds since this follower last heard from the leader: 0 on the leader, +Inf when never.", []string{"shard"}, nil)
 	descRaftElections = prometheus.NewDesc("flotilla_raft_elections_total",
-		"Elections this node started for the group (transitions into the candidate state, pre-vote rounds included; seen since the metrics endpoint started).",
+		"Elections this node started for the group: transitions into the candidate state (pre-vote rounds included) seen since the group opened or the metrics endpoint started, whichever is later, plus the one that made it the leader or candidate it was then.",
 		[]string{"shard"}, nil)
 	descShardReady = prometheus.NewDesc("flotilla_shard_leader_ready",
 		"1 when this node leads the shard and has applied what earlier terms committed, so serves it; else 0.", []string{"shard"}, nil)
