@@ -7,21 +7,29 @@
 //
 // It prints a table of requests/s, p50 and p99 for each server and the ratio
 // Flotilla/Redis, and checks the floors of the single-node issue.
+//
+// With -cluster it prints the cluster table instead (cluster.go): a 3-node
+// Flotilla cluster against a Redis Cluster of 3 masters and 3 replicas, with
+// and without appendfsync always, by redis-benchmark --cluster.
+//
+//	flotilla-bench -cluster -flotilla ./bin/flotilla [-rounds 3] [-n 100000] [-systems flotilla,redis,redis-aof]
 package main
 
 import (
 	"bufio"
-	"encoding/csv"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -29,9 +37,9 @@ var (
 	flotillaBin = flag.String("flotilla", "bin/flotilla", "path of the flotilla binary")
 	redisBin    = flag.String("redis", "redis-server", "path of redis-server")
 	rounds      = flag.Int("rounds", 3, "alternating rounds; the table shows the median")
-	tests       = flag.String("tests", "set,get,incr,lpush,lpop,sadd,hset,zadd,mset", "redis-benchmark tests")
+	tests       = flag.String("tests", "set,get,incr,lpush,lpop,sadd,hset,zadd,mset", "redis-benchmark tests (with -cluster: set,get,incr,lpush,hset)")
 	clients     = flag.Int("c", 50, "redis-benchmark clients")
-	requests    = flag.Int("n", 200000, "requests per test at -P 1 (x8 at -P 16)")
+	requests    = flag.Int("n", 200000, "requests per test at -P 1 (x8 at -P 16); with -cluster 100000")
 	keys        = flag.Int("keys", 1000000, "keys loaded for the memory comparison (0 skips it)")
 	check       = flag.Bool("check", true, "exit non-zero when a floor is missed")
 )
@@ -45,7 +53,17 @@ type server struct {
 
 func main() {
 	flag.Parse()
-	if err := run(); err != nil {
+	// An interrupt ends the running redis-benchmark, and the deferred stops
+	// then end the servers.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if *clusterMode {
+		err = runCluster(ctx)
+	} else {
+		err = run(ctx)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "flotilla-bench:", err)
 		os.Exit(1)
 	}
@@ -92,29 +110,8 @@ func (s *server) stop() {
 type result struct{ rps, p50, p99 float64 }
 
 // bench runs redis-benchmark once and returns its results by test name.
-func bench(s *server, pipeline, n int) (map[string]result, error) {
-	out, err := exec.Command("redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
-		"-c", strconv.Itoa(*clients), "-n", strconv.Itoa(n), "-P", strconv.Itoa(pipeline),
-		"-r", "100000", "-t", *tests, "--csv").Output()
-	if err != nil {
-		return nil, fmt.Errorf("redis-benchmark against %s: %w", s.name, err)
-	}
-	rows, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	res := map[string]result{}
-	for _, r := range rows[1:] {
-		if len(r) < 7 {
-			continue
-		}
-		rps, _ := strconv.ParseFloat(r[1], 64)
-		p50, _ := strconv.ParseFloat(r[4], 64)
-		p99, _ := strconv.ParseFloat(r[6], 64)
-		name := strings.Fields(r[0])[0]
-		res[name] = result{rps, p50, p99}
-	}
-	return res, nil
+func bench(ctx context.Context, s *server, pipeline, n int) (map[string]result, error) {
+	return redisBenchmark(ctx, s.name, "127.0.0.1", s.port, nil, pipeline, n, *tests)
 }
 
 func median(v []float64) float64 {
@@ -126,7 +123,7 @@ func median(v []float64) float64 {
 	return s[len(s)/2]
 }
 
-func run() error {
+func run(ctx context.Context) error {
 	if _, err := exec.LookPath("redis-benchmark"); err != nil {
 		return errors.New("redis-benchmark not found: install Debian's redis-tools")
 	}
@@ -168,7 +165,7 @@ func run() error {
 			}
 			for _, s := range order {
 				fmt.Fprintf(os.Stderr, "round %d/%d: %s -P %d\n", round+1, *rounds, s.name, p)
-				res, err := bench(s, p, n)
+				res, err := bench(ctx, s, p, n)
 				if err != nil {
 					return err
 				}

@@ -125,7 +125,11 @@ func up(args []string) error {
 	fmt.Printf("\nFlotilla cluster of %d nodes is ready (data and logs in %s/node1..node%d).\n", c.Len(), *dir, c.Len())
 	fmt.Printf("Connect:  redis-cli -c -h %s -p %d\n", c.Node(0).IP, *port)
 	fmt.Printf("Status:   %s status -dir %s\n", os.Args[0], *dir)
-	fmt.Printf("Stop:     make cluster-down\n")
+	if filepath.Clean(*dir) == ".cluster" {
+		fmt.Printf("Stop:     make cluster-down\n")
+	} else {
+		fmt.Printf("Stop:     %s down -dir %s\n", os.Args[0], *dir)
+	}
 	return nil
 }
 
