@@ -71,13 +71,20 @@ func (n *clusterNode) clusterView() (*routeTable, []viewShard, []viewLine) {
 	for i := range rt.topo.Shards {
 		sh := &rt.topo.Shards[i]
 		v := viewShard{info: sh, replicas: sh.Replicas}
-		if l := rt.leaderOf(sh.ID); l != "" && slices.Contains(sh.Replicas, l) {
+		if l := rt.leaderOf(sh.ID); l != "" && slices.Contains(sh.Replicas, l) && !dead[l] {
 			v.leader, v.known = l, true
 		} else {
-			// No leader known (an election is on): show the preferred
-			// replica, so that every slot keeps an address; it answers
-			// with -MOVED or -CLUSTERDOWN until the shard has a leader.
+			// No leader known (an election is on): show a live replica,
+			// so that every slot keeps an address clients can reach; it
+			// answers -CLUSTERDOWN, then -MOVED once the shard has a
+			// leader.
 			v.leader = sh.Replicas[0]
+			for _, r := range sh.Replicas {
+				if !dead[r] {
+					v.leader = r
+					break
+				}
+			}
 		}
 		shards = append(shards, v)
 	}
@@ -120,18 +127,21 @@ func (n *clusterNode) clusterView() (*routeTable, []viewShard, []viewLine) {
 	return rt, shards, lines
 }
 
-// deadNodes returns the nodes memberlist considers dead or gone.
+// deadNodes returns the nodes memberlist considers dead or gone. A node
+// it does not know of counts as dead only once this node has been in the
+// gossip for a while (just after a restart, every peer is unknown).
 func (n *clusterNode) deadNodes() map[string]bool {
 	out := map[string]bool{}
-	alive := map[string]bool{}
+	known := map[string]bool{}
 	for _, m := range n.ml.Members() {
-		if m.State == memberlist.StateAlive || m.State == memberlist.StateSuspect {
-			alive[m.Name] = true
+		known[m.Name] = true
+		if m.State == memberlist.StateDead || m.State == memberlist.StateLeft {
+			out[m.Name] = true
 		}
 	}
-	if t := n.route.Load().topo; t != nil {
+	if t := n.route.Load().topo; t != nil && time.Since(n.started) > 10*time.Second {
 		for _, node := range t.Nodes {
-			if !alive[node.ID] {
+			if !known[node.ID] {
 				out[node.ID] = true
 			}
 		}
@@ -223,6 +233,7 @@ func (c *conn) clusterNODES() {
 // endpoint details).
 func (c *conn) clusterSLOTS() {
 	rt, shards, _ := c.s.node.clusterView()
+	dead := c.s.node.deadNodes()
 	type rng struct {
 		r SlotRange
 		v viewShard
@@ -237,9 +248,11 @@ func (c *conn) clusterSLOTS() {
 	w := c.w
 	w.WriteArray(len(ranges))
 	for _, x := range ranges {
+		// Failed replicas are left out, as Redis does: clients then stop
+		// dialling a dead node.
 		nodes := []string{x.v.leader}
 		for _, r := range x.v.replicas {
-			if r != x.v.leader {
+			if r != x.v.leader && !dead[r] {
 				nodes = append(nodes, r)
 			}
 		}

@@ -61,7 +61,7 @@ func TestLoadErrorsNameTheDirective(t *testing.T) {
 func TestConfigRewrite(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "flotilla.conf")
-	os.WriteFile(path, []byte("# my settings\nport 0\nbind 127.0.0.1\ntimeout 5\n"), 0o644)
+	os.WriteFile(path, []byte("# my settings\nport 0\nbind 127.0.0.1\ntimeout 5\ncluster-enabled no\n"), 0o644)
 	cfg, err := Load([]string{path})
 	if err != nil {
 		t.Fatal(err)

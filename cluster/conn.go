@@ -44,6 +44,9 @@ type conn struct {
 	// had leadership confirmed.
 	pend      pendingWrites
 	deferred  bool
+	// seenLeaders is the node's leaderEpoch this client was last told
+	// about (see nudge).
+	seenLeaders uint64
 	batch     uint64
 	confirmed struct {
 		rep   *shard.Replica
@@ -125,6 +128,9 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.lastCmd.Store(&nullCmd)
 	c.lastActive.Store(time.Now().UnixMilli())
 	c.ctx.W = c.w
+	if s.node != nil {
+		c.seenLeaders = s.node.leaderEpoch.Load()
+	}
 	return c
 }
 

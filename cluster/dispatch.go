@@ -232,6 +232,7 @@ func (c *conn) runData(cmd *proto.Command, h engine.Handler, args [][]byte, inEx
 		switch {
 		case r.err != "":
 			c.w.WriteError(r.err)
+		case !inExec && c.nudge(cmd, r):
 		case r.keyless:
 			c.runKeyless(cmd, h, args)
 		default:

@@ -47,6 +47,9 @@ type clusterNode struct {
 
 	// route is what connections route by; replaced whole on every change.
 	route atomic.Pointer[routeTable]
+	// leaderEpoch counts changes of the shards' leaders seen by this node
+	// (see conn.nudge).
+	leaderEpoch atomic.Uint64
 
 	mu struct {
 		sync.Mutex
@@ -57,6 +60,7 @@ type clusterNode struct {
 		expireCursor map[shard.ID]uint64
 	}
 	topoKick chan struct{}
+	started  time.Time
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	closeMu  sync.Mutex // serialises opening groups with close
@@ -94,6 +98,7 @@ func (s *Server) newClusterNode() (*clusterNode, error) {
 		replicas: int(cfg.Int("cluster-replicas")),
 		cfgFSM:   &configFSM{},
 		topoKick: make(chan struct{}, 1),
+		started:  time.Now(),
 		stop:     make(chan struct{}),
 		timing: raft.Timing{
 			Heartbeat:   time.Duration(cfg.Int("raft-heartbeat-timeout")) * time.Millisecond,
@@ -200,7 +205,16 @@ func (n *clusterNode) start() error {
 		return err
 	} else if t != nil {
 		// A node of a formed cluster: resume at once from what it knew,
-		// and follow the configuration group for what changed.
+		// and follow the configuration group for what changed. Its peers
+		// are its gossip seeds too (the --join seed may be itself).
+		var peers []string
+		for _, x := range t.Nodes {
+			if x.ID != n.self.ID {
+				peers = append(peers, x.Gossip)
+			}
+		}
+		n.wg.Add(1)
+		go n.joinLoop(peers)
 		if err := n.openConfigGroup(nil); err != nil {
 			n.shutdownGossip()
 			n.mux.Close()
@@ -270,8 +284,12 @@ func (n *clusterNode) startGossip(ip string, port int) error {
 	conf.BindPort = port
 	conf.AdvertiseAddr = ip
 	conf.AdvertisePort = port
-	conf.ProbeInterval = 500 * time.Millisecond
-	conf.ProbeTimeout = 250 * time.Millisecond
+	// Failure detection for a LAN: a dead node is known within about a
+	// second, so that CLUSTER SLOTS stops sending clients to it (Raft
+	// elects the new leader on its own timeouts).
+	conf.ProbeInterval = 200 * time.Millisecond
+	conf.ProbeTimeout = 100 * time.Millisecond
+	conf.SuspicionMult = 2
 	conf.GossipInterval = 100 * time.Millisecond
 	conf.PushPullInterval = 10 * time.Second
 	conf.LogOutput = slogWriter{n.log.With("part", "gossip")}
@@ -518,6 +536,7 @@ func (n *clusterNode) loop() {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var lastLeads []shard.ID
+	var lastLeaders map[shard.ID]string
 	lastBalance := time.Now()
 	for {
 		select {
@@ -535,11 +554,27 @@ func (n *clusterNode) loop() {
 			n.ml.UpdateNode(time.Second)
 		}
 		n.refreshRoute()
+		if leaders := n.knownLeaders(); !mapsEqual(leaders, lastLeaders) {
+			lastLeaders = leaders
+			n.leaderEpoch.Add(1)
+		}
 		if time.Since(lastBalance) > time.Second {
 			lastBalance = time.Now()
 			n.balanceLeaders()
 		}
 	}
+}
+
+// knownLeaders returns the leader of each shard as this node knows it.
+func (n *clusterNode) knownLeaders() map[shard.ID]string {
+	rt := n.route.Load()
+	out := map[shard.ID]string{}
+	if rt.topo != nil {
+		for _, sh := range rt.topo.Shards {
+			out[sh.ID] = rt.leaderOf(sh.ID)
+		}
+	}
+	return out
 }
 
 // ledShards returns the shards this node leads, sorted.

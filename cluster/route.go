@@ -66,7 +66,10 @@ func (c *conn) routeSlot(rt *routeTable, slot int, write bool) routing {
 		if !write && c.readonly {
 			return routing{rep: rep, slot: slot}
 		}
-		if rep.IsLeader() {
+		// A new leader takes writes at once (the log orders them after
+		// what earlier leaders committed); reads wait in confirmRead
+		// until it has applied that.
+		if rep.Group.IsLeader() {
 			return routing{rep: rep, slot: slot}
 		}
 	}
@@ -130,7 +133,7 @@ func (c *conn) flushPending() {
 	}
 	c.release()
 	e := &raft.Entry{Type: raft.EntryCommands, Proto: uint8(c.w.Proto()), Cmds: p.cmds}
-	res, err := p.rep.Propose(e)
+	res, err := proposeSettled(p.rep, e)
 	dur := time.Since(p.start)
 	per := dur.Microseconds() / int64(len(p.cmds))
 	for i, cmd := range p.ids {
@@ -175,12 +178,40 @@ func lastErrorLine(b []byte) []byte {
 	return b[i+1 : end]
 }
 
+// proposeSettled proposes e; when the leader refuses it because its
+// leadership is being handed over (CLUSTER FAILOVER, rebalancing), nothing
+// was appended, so it waits for the handover to end, as a Redis master
+// pauses its clients during a manual failover, and proposes again if it
+// still leads. Otherwise the error stands (and becomes a -MOVED).
+func proposeSettled(rep *shard.Replica, e *raft.Entry) (*raft.Result, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := rep.Propose(e)
+		if !errors.Is(err, shard.ErrTransferring) || attempt == 3 {
+			return res, err
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for rep.Group.IsLeader() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+			if _, err := rep.Propose(&raft.Entry{Type: raft.EntryNoop}); !errors.Is(err, shard.ErrTransferring) {
+				break
+			}
+		}
+		if !rep.Group.IsLeader() {
+			// Wait briefly to learn the new leader for the redirect.
+			for i := 0; i < 100 && rep.Leader() == ""; i++ {
+				time.Sleep(5 * time.Millisecond)
+			}
+			return res, err
+		}
+	}
+}
+
 // proposeError is the reply to a write whose proposal failed.
 func (c *conn) proposeError(err error, rep *shard.Replica, slot int) string {
 	switch {
 	case errors.Is(err, shard.ErrUncertain):
 		return errUncertain
-	case errors.Is(err, shard.ErrNotLeader):
+	case errors.Is(err, shard.ErrNotLeader), errors.Is(err, shard.ErrTransferring):
 		rt := c.s.node.route.Load()
 		return c.redirect(rt, rep.ID(), slot)
 	case errors.Is(err, shard.ErrStopped):
@@ -258,7 +289,7 @@ func (c *conn) runBlockingReplicated(rep *shard.Replica, cmd *proto.Command, arg
 		rep.BlockLocked(w)
 		rep.EndWrite()
 		e := &raft.Entry{Type: raft.EntryCommands, Proto: uint8(c.w.Proto()), Cmds: [][][]byte{args}}
-		res, err := rep.Propose(e)
+		res, err := proposeSettled(rep, e)
 		if err != nil {
 			rep.Unblock(w)
 			c.w.WriteError(c.proposeError(err, rep, slot))
@@ -350,7 +381,24 @@ func (c *conn) joinsPending(args [][]byte) bool {
 		return false
 	}
 	r := c.routeCommand(cmd, args)
-	return r.err == "" && !r.keyless && r.rep == c.pend.rep
+	return r.err == "" && !r.keyless && r.rep == c.pend.rep && c.seenLeaders == c.s.node.leaderEpoch.Load()
+}
+
+// nudge answers the first keyed command of a connection after a shard's
+// leader changed with -MOVED to this very node (which does serve the
+// slot), without running it. Cluster clients reload their slot map on
+// MOVED (go-redis only on MOVED, or every minute), and retry the command
+// here at once: so a client keeps writing through a failover even when it
+// would otherwise keep dialling a dead leader. Redis Cluster clients see a
+// redirect they already handle; nothing runs twice.
+func (c *conn) nudge(cmd *proto.Command, r routing) bool {
+	epoch := c.s.node.leaderEpoch.Load()
+	if c.seenLeaders == epoch || r.keyless || r.slot < 0 || cmd.Flags&proto.FlagBlocking != 0 {
+		return false
+	}
+	c.seenLeaders = epoch
+	c.w.WriteError("MOVED " + strconv.Itoa(r.slot) + " " + c.s.node.self.Addr)
+	return true
 }
 
 // ledReplicas returns the local replicas this node leads, by shard ID.

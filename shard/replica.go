@@ -56,6 +56,9 @@ type Replica struct {
 var (
 	// ErrNotLeader: this node does not lead the shard (answer -MOVED).
 	ErrNotLeader = errors.New("shard: not the leader")
+	// ErrTransferring: this node is handing its leadership over; nothing
+	// was appended.
+	ErrTransferring = errors.New("shard: leadership transfer in progress")
 	// ErrNotReady: this node leads the shard but has not yet applied what
 	// earlier leaders committed (answer -TRYAGAIN; it takes one commit).
 	ErrNotReady = errors.New("shard: leader not ready")
@@ -147,11 +150,16 @@ func (r *Replica) Leader() string { return r.Group.Leader() }
 // arriving while a round is out join the next one, so a burst of reads
 // costs one round (../shared/DESIGN.md rule 3).
 func (r *Replica) ConfirmRead() error {
-	if r.readyTerm.Load() != r.Group.Raft.CurrentTerm() || !r.Group.IsLeader() {
-		if r.Group.IsLeader() {
+	// A leader that just took over first applies what its predecessors
+	// committed (one barrier); reads wait for that, briefly.
+	for wait := 0; r.readyTerm.Load() != r.Group.Raft.CurrentTerm(); wait++ {
+		if !r.Group.IsLeader() {
+			return ErrNotLeader
+		}
+		if wait == 200 {
 			return ErrNotReady
 		}
-		return ErrNotLeader
+		time.Sleep(5 * time.Millisecond)
 	}
 	ch := make(chan error, 1)
 	r.gate.Lock()
@@ -360,7 +368,9 @@ func result(f hraft.ApplyFuture) (*raft.Result, error) {
 
 func mapRaftError(err error) error {
 	switch {
-	case errors.Is(err, hraft.ErrNotLeader), errors.Is(err, hraft.ErrLeadershipTransferInProgress):
+	case errors.Is(err, hraft.ErrLeadershipTransferInProgress):
+		return ErrTransferring
+	case errors.Is(err, hraft.ErrNotLeader):
 		return ErrNotLeader
 	case errors.Is(err, hraft.ErrLeadershipLost):
 		return ErrUncertain
