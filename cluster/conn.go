@@ -42,13 +42,13 @@ type conn struct {
 	// whether the running command's reply is deferred to them, the
 	// pipeline batch number, and the last batch whose reads on a shard
 	// had leadership confirmed.
-	pend      pendingWrites
-	deferred  bool
+	pend     pendingWrites
+	deferred bool
 	// seenLeaders is the node's leaderEpoch this client was last told
 	// about (see nudge).
 	seenLeaders uint64
-	batch     uint64
-	confirmed struct {
+	batch       uint64
+	confirmed   struct {
 		rep   *shard.Replica
 		batch uint64
 	}
