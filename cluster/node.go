@@ -41,6 +41,7 @@ type clusterNode struct {
 	timing   raft.Timing
 
 	mux      *raft.Mux
+	bus      *bus
 	ml       *memberlist.Memberlist
 	cfgFSM   *configFSM
 	cfgGroup atomic.Pointer[raft.Group]
@@ -195,7 +196,12 @@ func (n *clusterNode) start() error {
 	}
 	n.self.Raft = ln.Addr().String()
 	n.mux = raft.NewMux(ln, net.ParseIP(ip))
+	if n.bus, err = newBus(n); err != nil {
+		n.mux.Close()
+		return err
+	}
 	if err := n.startGossip(ip, gossipPort); err != nil {
+		n.bus.close()
 		n.mux.Close()
 		return err
 	}
@@ -809,6 +815,7 @@ func (n *clusterNode) close() {
 		n.ml.Leave(500 * time.Millisecond)
 		n.ml.Shutdown()
 	}
+	n.bus.close()
 	n.mux.Close()
 }
 

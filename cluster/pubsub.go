@@ -239,6 +239,9 @@ func cmdPSUBSCRIBE(c *conn, args [][]byte, inExec bool) {
 }
 
 func cmdSSUBSCRIBE(c *conn, args [][]byte, inExec bool) {
+	if !c.shardChannelsHere(args[1:]) {
+		return
+	}
 	c.s.pubsub.subscribe(c, kindShard, args[1:])
 }
 
@@ -254,12 +257,60 @@ func cmdSUNSUBSCRIBE(c *conn, args [][]byte, inExec bool) {
 	c.s.pubsub.unsubscribe(c, kindShard, args[1:])
 }
 
+// cmdPUBLISH delivers to this node's subscribers and, in a cluster,
+// sends the message over the bus to every other node; the reply counts
+// this node's receivers, as in Redis Cluster.
 func cmdPUBLISH(c *conn, args [][]byte, inExec bool) {
-	c.w.WriteInt(int64(c.s.pubsub.publish(args[1], args[2], false)))
+	n := c.s.pubsub.publish(args[1], args[2], false)
+	if c.s.node != nil {
+		c.s.node.publishCluster(args[1], args[2])
+	}
+	c.w.WriteInt(int64(n))
 }
 
+// cmdSPUBLISH: in a cluster, on the leader of the channel's shard (-MOVED
+// elsewhere), delivered here and on the nodes holding the shard's other
+// replicas.
 func cmdSPUBLISH(c *conn, args [][]byte, inExec bool) {
+	if c.s.node != nil {
+		slot := int(engine.KeySlot(args[1]))
+		r := c.routeSlot(c.s.node.route.Load(), slot, true)
+		if r.err != "" {
+			c.w.WriteError(r.err)
+			return
+		}
+		n := c.s.pubsub.publish(args[1], args[2], true)
+		c.s.node.spublishShard(slot, args[1], args[2])
+		c.w.WriteInt(int64(n))
+		return
+	}
 	c.w.WriteInt(int64(c.s.pubsub.publish(args[1], args[2], true)))
+}
+
+// shardChannelsHere checks, in a cluster, that shard channels hash to one
+// slot held by this node (its leader or a replica), writing -CROSSSLOT or
+// -MOVED otherwise.
+func (c *conn) shardChannelsHere(channels [][]byte) bool {
+	if c.s.node == nil || len(channels) == 0 {
+		return true
+	}
+	slot := int(engine.KeySlot(channels[0]))
+	for _, ch := range channels[1:] {
+		if int(engine.KeySlot(ch)) != slot {
+			c.w.WriteError(errCrossSlot)
+			return false
+		}
+	}
+	rt := c.s.node.route.Load()
+	if rt.topo == nil {
+		c.w.WriteError(errClusterDown)
+		return false
+	}
+	if rep := rt.local[rt.owners[slot]]; rep != nil {
+		return true
+	}
+	c.w.WriteError(c.redirect(rt, rt.owners[slot], slot))
+	return false
 }
 
 func (h *hub) channelNames(k subKind, pattern []byte) []string {

@@ -301,6 +301,57 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("PUBLISH reaches every node, SPUBLISH the channel's shard", func(t *testing.T) {
+		var subs []*redis.PubSub
+		for _, addr := range c.Addrs() {
+			n := redis.NewClient(&redis.Options{Addr: addr})
+			defer n.Close()
+			ps := n.Subscribe(ctx, "news")
+			if _, err := ps.Receive(ctx); err != nil {
+				t.Fatal(err)
+			}
+			defer ps.Close()
+			subs = append(subs, ps)
+		}
+		pub := redis.NewClient(&redis.Options{Addr: c.Addrs()[0]})
+		defer pub.Close()
+		if n, err := pub.Publish(ctx, "news", "hello").Result(); err != nil || n != 1 {
+			t.Fatalf("PUBLISH = %d, %v (receivers on this node)", n, err)
+		}
+		for i, ps := range subs {
+			msg, err := ps.ReceiveMessage(ctx)
+			if err != nil || msg.Payload != "hello" {
+				t.Fatalf("subscriber on node%d: %v, %v", i+1, msg, err)
+			}
+		}
+		// Shard channels: go-redis routes SSUBSCRIBE and SPUBLISH by slot.
+		ss := cc.SSubscribe(ctx, "{orders}new")
+		defer ss.Close()
+		if _, err := ss.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := cc.SPublish(ctx, "{orders}new", "o1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := ss.ReceiveMessage(ctx)
+		if err != nil || msg.Payload != "o1" {
+			t.Fatalf("SSUBSCRIBE got %v, %v", msg, err)
+		}
+		// SPUBLISH on a node not leading the slot is redirected.
+		leader, _ := slotLeader(ctx, cc, int(engine.KeySlotString("{orders}new")))
+		for _, addr := range c.Addrs() {
+			if addr == leader {
+				continue
+			}
+			n := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+			err := n.SPublish(ctx, "{orders}new", "x").Err()
+			n.Close()
+			if err == nil || !strings.HasPrefix(err.Error(), "MOVED ") {
+				t.Errorf("SPUBLISH on %s: %v, want MOVED", addr, err)
+			}
+		}
+	})
+
 	t.Run("every node holds the same data", func(t *testing.T) {
 		waitSameDigest(t, ctx, c.Addrs())
 	})
