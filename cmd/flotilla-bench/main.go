@@ -39,7 +39,7 @@ var (
 	rounds      = flag.Int("rounds", 3, "alternating rounds; the table shows the median")
 	tests       = flag.String("tests", "set,get,incr,lpush,lpop,sadd,hset,zadd,mset", "redis-benchmark tests (with -cluster: set,get,incr,lpush,hset)")
 	clients     = flag.Int("c", 50, "redis-benchmark clients")
-	requests    = flag.Int("n", 200000, "requests per test at -P 1 (x8 at -P 16); with -cluster 100000")
+	requests    = flag.Int("n", 200000, "requests per test at -P 1 (x8 at -P 16); with -cluster 100000 (x4 at -P 16)")
 	keys        = flag.Int("keys", 1000000, "keys loaded for the memory comparison (0 skips it)")
 	check       = flag.Bool("check", true, "exit non-zero when a floor is missed")
 )
