@@ -193,7 +193,7 @@ func Start(opts Options) (*Cluster, error) {
 // New prepares a cluster, its directories, ports and command lines, without
 // starting a process: StartAll or Restart start nodes. Callers must defer
 // Close.
-func New(opts Options) (*Cluster, error) {
+func New(opts Options) (_ *Cluster, err error) {
 	if opts.Bin == "" {
 		return nil, errors.New("localcluster: Options.Bin is required")
 	}
@@ -252,6 +252,12 @@ func New(opts Options) (*Cluster, error) {
 			return nil, err
 		}
 		c.tempDir = true
+		base := c.baseDir
+		defer func() {
+			if err != nil {
+				os.RemoveAll(base)
+			}
+		}()
 	} else if c.baseDir, err = filepath.Abs(opts.BaseDir); err != nil {
 		return nil, err
 	}
