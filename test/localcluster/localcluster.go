@@ -495,12 +495,13 @@ func (c *Cluster) endAll(sig syscall.Signal) error {
 }
 
 // Pause stops node i with SIGSTOP: it holds its ports and connections but
-// answers nothing, like a host that hangs.
+// answers nothing, like a host that hangs. It returns once every thread of
+// the process has stopped.
 func (c *Cluster) Pause(i int) error {
 	return c.setPaused(i, true)
 }
 
-// Resume continues a paused node with SIGCONT.
+// Resume continues a paused node with SIGCONT, returning once it runs.
 func (c *Cluster) Resume(i int) error {
 	return c.setPaused(i, false)
 }
@@ -523,7 +524,7 @@ func (c *Cluster) setPaused(i int, pause bool) error {
 	n.mu.Lock()
 	p.paused = pause
 	n.mu.Unlock()
-	return nil
+	return waitStopState(p.pid, pause, 5*time.Second)
 }
 
 // Close kills every node this cluster started and waits until they are
