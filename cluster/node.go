@@ -542,7 +542,7 @@ func (n *clusterNode) loop() {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var lastLeads []shard.ID
-	var lastLeaders map[shard.ID]string
+	lastLeaders := map[shard.ID]string{}
 	lastBalance := time.Now()
 	for {
 		select {
@@ -560,8 +560,20 @@ func (n *clusterNode) loop() {
 			n.ml.UpdateNode(time.Second)
 		}
 		n.refreshRoute()
-		if leaders := n.knownLeaders(); !mapsEqual(leaders, lastLeaders) {
-			lastLeaders = leaders
+		// A shard got a new leader (not its first, and not the same one
+		// back after a moment without): clients may route to a dead or
+		// deposed node, so nudge them (see conn.nudge).
+		changed := false
+		for id, l := range n.knownLeaders() {
+			if l == "" {
+				continue
+			}
+			if prev, ok := lastLeaders[id]; ok && prev != l {
+				changed = true
+			}
+			lastLeaders[id] = l
+		}
+		if changed {
 			n.leaderEpoch.Add(1)
 		}
 		if time.Since(lastBalance) > time.Second {

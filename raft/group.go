@@ -29,7 +29,7 @@ var DefaultTiming = Timing{
 	Heartbeat:   250 * time.Millisecond,
 	Election:    250 * time.Millisecond,
 	LeaderLease: 200 * time.Millisecond,
-	Commit:      10 * time.Millisecond,
+	Commit:      50 * time.Millisecond,
 }
 
 // GroupConfig says how to open one Raft group of this node.

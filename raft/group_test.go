@@ -116,6 +116,10 @@ func (c *testCluster) open(n *node) {
 		FSM:               countingFSM{n.fsm, n},
 		Bootstrap:         c.servers,
 		SnapshotThreshold: 32,
+		// Relaxed against the default: the whole suite runs at once under
+		// -race on two cores, and a late heartbeat must not move the
+		// leadership in the middle of the test.
+		Timing: raft.Timing{Heartbeat: time.Second, Election: time.Second, LeaderLease: 500 * time.Millisecond, Commit: 50 * time.Millisecond},
 	})
 	if err != nil {
 		c.t.Fatalf("open %s: %v", n.id, err)
@@ -300,6 +304,9 @@ func TestGroupReplicates(t *testing.T) {
 	// restored, while raft's applied index does.
 	t.Logf("%s after reopening: FSM.LastApplied %d, raft applied index %d",
 		old.id, old.fsm.LastApplied(), old.group.Raft.AppliedIndex())
+	// Under load (the whole suite runs at once, with -race) a heartbeat may
+	// come late and the leadership move: propose through whoever leads.
+	leader = c.waitLeader(10 * time.Second)
 	last = c.propose(leader, gen, ref, 20)
 	c.waitApplied(last, ref, 10*time.Second)
 	if n := old.restores.Load(); n != 2 {
