@@ -22,6 +22,10 @@ type DB struct {
 	// dirty counts changes, as Redis's rdb_changes_since_last_save.
 	dirty int64
 	stats Stats
+
+	// cow is the copy-on-write snapshot in progress, if any: every change
+	// to a slot first lets it save the slot (beforeWrite).
+	cow atomic.Pointer[SnapshotCOW]
 }
 
 // slotKeys holds the keys of one slot and the expiry times of those that
@@ -140,7 +144,11 @@ func (db *DB) slotAt(s int) *slotKeys {
 
 func (db *DB) slotOf(key []byte) *slotKeys { return db.slotAt(int(KeySlot(key))) }
 
-func (db *DB) slotOrCreate(key []byte) *slotKeys { return &db.slots[KeySlot(key)] }
+func (db *DB) slotOrCreate(key []byte) *slotKeys {
+	s := KeySlot(key)
+	db.beforeWrite(s)
+	return &db.slots[s]
+}
 
 // expired reports whether the key behind ref is past its expiry time at now.
 // A key whose time equals now is still alive, as in Redis.
@@ -187,6 +195,7 @@ func (db *DB) lookupRead(key []byte, now int64) (object, bool) {
 // lookupWrite returns the key's object for a write command, deleting it
 // first if it expired.
 func (db *DB) lookupWrite(key []byte, now int64) (object, bool) {
+	db.beforeWriteKey(key)
 	sk := db.slotOf(key)
 	if sk == nil {
 		return object{}, false
@@ -239,6 +248,7 @@ func (db *DB) setKey(key []byte, o object, keepTTL bool, now int64) (added bool)
 // expiry time; used when a string is rebuilt (APPEND, SETRANGE, INCR...).
 // It signals the modification.
 func (db *DB) updateKey(key []byte, o object, now int64) {
+	db.beforeWriteKey(key)
 	sk := db.slotOf(key)
 	ref := sk.keys.Ref(unsafeString(key))
 	o.flags = ref.flags
@@ -258,6 +268,7 @@ func (db *DB) deleteKey(key []byte) bool {
 }
 
 func (db *DB) removeKey(sk *slotKeys, key []byte) bool {
+	db.beforeWriteKey(key)
 	k := unsafeString(key)
 	o, ok := sk.keys.Delete(k)
 	if !ok {
@@ -287,6 +298,7 @@ func (db *DB) expireAt(key []byte) int64 {
 
 // setExpire gives the existing key an expiry time in unix ms.
 func (db *DB) setExpire(key []byte, at int64) {
+	db.beforeWriteKey(key)
 	sk := db.slotOf(key)
 	stored, ref := sk.keys.RefKey(unsafeString(key))
 	if ref.flags&objVolatile == 0 {
@@ -300,6 +312,7 @@ func (db *DB) setExpire(key []byte, at int64) {
 
 // persist removes the key's expiry time and reports whether it had one.
 func (db *DB) persist(key []byte) bool {
+	db.beforeWriteKey(key)
 	sk := db.slotOf(key)
 	if sk == nil {
 		return false
@@ -342,6 +355,7 @@ func (db *DB) Flush() {
 	if db.notify != nil {
 		db.notify.Flushed()
 	}
+	db.beforeWriteAll()
 	db.resetSlots()
 	db.dirty += int64(db.nkeys)
 	db.nkeys, db.nvolatile = 0, 0

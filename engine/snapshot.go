@@ -52,7 +52,7 @@ import (
 
 const (
 	snapMagic     = "FLOTSNAP"
-	snapVersion   = 1
+	snapVersion   = 2
 	snapFrameSize = 256 << 10 // frames WriteSnapshot writes
 	snapMaxFrame  = 1 << 20   // the largest frame ReadSnapshot accepts
 )
@@ -166,21 +166,29 @@ func (w *snapWriter) writeDB(db *DB) {
 	w.uvarint(uint64(db.nkeys))
 	w.uvarint(uint64(db.nvolatile))
 	for s := range db.slots {
-		sk := db.slotAt(s)
-		if sk == nil || sk.keys.Len() == 0 {
-			continue
-		}
-		w.uvarint(uint64(s) + 1)
-		writeDict(w, &sk.keys, func(key string, o *object) {
-			w.str(key)
-			w.writeObject(o)
-		})
-		writeDict(w, &sk.expires, func(key string, at *int64) {
-			w.uvarint(uint64(sk.keys.find(key, sk.keys.hashOf(key))))
-			w.varint(*at)
-		})
+		w.writeSlot(db, s)
 	}
 	w.uvarint(0)
+}
+
+// writeSlot writes one slot's section (nothing for an empty slot). A
+// section stands alone (the LRU deltas restart), so that a copy-on-write
+// snapshot can write the slots in any order and concatenate them.
+func (w *snapWriter) writeSlot(db *DB, s int) {
+	sk := db.slotAt(s)
+	if sk == nil || sk.keys.Len() == 0 {
+		return
+	}
+	w.prevLRU = 0
+	w.uvarint(uint64(s) + 1)
+	writeDict(w, &sk.keys, func(key string, o *object) {
+		w.str(key)
+		w.writeObject(o)
+	})
+	writeDict(w, &sk.expires, func(key string, at *int64) {
+		w.uvarint(uint64(sk.keys.find(key, sk.keys.hashOf(key))))
+		w.varint(*at)
+	})
 }
 
 // writeDict writes a Dict's bucket count, length and entries in bucket
@@ -599,6 +607,7 @@ func (s *snapReader) readDB() (*DB, error) {
 			return nil, corrupt("slot out of order")
 		}
 		lastSlot = slot
+		s.prevLRU = 0
 		sk := &db.slots[slot]
 		sk.keys.seed, sk.expires.seed = seed, seed
 		if err := s.readKeys(db, sk, Slot(slot), nkeys-db.nkeys); err != nil {

@@ -2,7 +2,6 @@ package raft
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -54,7 +53,8 @@ type FSM struct {
 	lastNow     atomic.Int64 // the time of the last entry applied
 	lastApplied atomic.Uint64
 
-	// SnapshotPause is the time the last snapshot held the write lock.
+	// SnapshotPause is the longest writes waited because of the last
+	// snapshot: its begin plus the longest wait for a slot to be saved.
 	SnapshotPause atomic.Int64 // ns
 }
 
@@ -189,25 +189,21 @@ func runCommand(ctx *engine.Ctx, w engine.Writer) {
 	h(ctx)
 }
 
-// Snapshot captures the keyspace as of the last applied entry. hashicorp/raft
-// calls it on the goroutine that applies entries, so no write runs while
-// it serialises the engine into memory; reads go on under the read lock.
-// Persist then writes the bytes out while applies resume.
+// Snapshot captures the keyspace as of the last applied entry, copy on
+// write: hashicorp/raft calls it between applies, and it only records the
+// keyspace's header and marks every slot as to be saved, in time
+// independent of the data's size. Persist then writes the slots out while
+// applies go on; an apply about to change a slot not yet written saves it
+// first (engine.SnapshotCOW), so it waits for one slot at most.
 func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
 	start := time.Now()
-	var buf bytes.Buffer
-	f.store.BeginRead()
+	f.store.BeginWrite()
 	var hdr [16]byte
 	putInt64(hdr[:8], f.lastNow.Load())
 	putInt64(hdr[8:], int64(f.lastApplied.Load()))
-	buf.Write(hdr[:])
-	err := f.store.DB().WriteSnapshot(&buf)
-	f.store.EndRead()
-	f.SnapshotPause.Store(int64(time.Since(start)))
-	if err != nil {
-		return nil, err
-	}
-	return &fsmSnapshot{data: buf.Bytes()}, nil
+	cow := f.store.DB().BeginSnapshot()
+	f.store.EndWrite()
+	return &fsmSnapshot{f: f, hdr: hdr, cow: cow, begin: time.Since(start)}, nil
 }
 
 // Restore replaces the keyspace with a snapshot's.
@@ -230,17 +226,30 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-type fsmSnapshot struct{ data []byte }
+type fsmSnapshot struct {
+	f     *FSM
+	hdr   [16]byte
+	cow   *engine.SnapshotCOW
+	begin time.Duration
+}
 
 func (s *fsmSnapshot) Persist(sink hraft.SnapshotSink) error {
-	if _, err := sink.Write(s.data); err != nil {
+	bw := bufio.NewWriterSize(sink, 1<<20)
+	bw.Write(s.hdr[:])
+	_, err := s.cow.WriteTo(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	// What writes waited: the begin, and the longest wait for a slot.
+	s.f.SnapshotPause.Store(int64(s.begin + s.cow.MaxWritePause()))
+	if err != nil {
 		sink.Cancel()
 		return err
 	}
 	return sink.Close()
 }
 
-func (s *fsmSnapshot) Release() { s.data = nil }
+func (s *fsmSnapshot) Release() { s.cow.Abort() }
 
 func putInt64(b []byte, v int64) {
 	for i := 7; i >= 0; i-- {
