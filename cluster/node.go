@@ -209,6 +209,12 @@ func (n *clusterNode) start() error {
 		n.shutdownGossip()
 		n.mux.Close()
 		return err
+	} else if me := t.nodeOrNil(n.self.ID); me != nil && (me.Raft != n.self.Raft || me.Addr != n.self.Addr) {
+		n.shutdownGossip()
+		n.bus.close()
+		n.mux.Close()
+		return fmt.Errorf("this node (%s) is recorded in %s at %s (cluster port %s) but is now configured at %s (cluster port %s): its peers know it by the old addresses; start it with the same ports, or remove the data dir to join as a new node",
+			n.self.ID, n.topologyPath(), me.Addr, me.Raft, n.self.Addr, n.self.Raft)
 	} else if t != nil {
 		// A node of a formed cluster: resume at once from what it knew,
 		// and follow the configuration group for what changed. Its peers
@@ -921,4 +927,12 @@ func (n *clusterNode) setExpireCursor(id shard.ID, c uint64) {
 	n.mu.Lock()
 	n.mu.expireCursor[id] = c
 	n.mu.Unlock()
+}
+
+// nodeOrNil is Node on a possibly nil topology.
+func (t *Topology) nodeOrNil(id string) *NodeInfo {
+	if t == nil {
+		return nil
+	}
+	return t.Node(id)
 }
