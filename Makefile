@@ -10,7 +10,7 @@ ZONES    ?= 3
 CLUSTER_DIR := .cluster
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build tools test test-race fuzz lint bench cluster cluster-down clean
+.PHONY: all build tools test test-race fuzz lint bench failover cluster cluster-down clean
 
 all: build
 
@@ -60,6 +60,12 @@ bench: tools build
 	echo "$(BIN)/flotilla-bench -cluster -flotilla $(BIN)/flotilla $(CLUSTER_BENCHFLAGS)"; \
 	$(BIN)/flotilla-bench -cluster -flotilla $(BIN)/flotilla $(CLUSTER_BENCHFLAGS) || status=1; \
 	exit $$status
+
+# The failover measurement: KILLS (10) kill -9 of a shard leader while
+# clients write, the time to the first successful write to its slots
+# through a go-redis ClusterClient; fails when the median is above 2 s.
+failover: tools
+	FAILOVER_KILLS=$(or $(KILLS),10) $(GO) test ./test/integration -run TestFailoverTimes -count=1 -v -timeout 20m
 
 # A local cluster of NODES nodes in ZONES zones, on 127.0.0.11, 127.0.0.12,
 # ... with the ports 6379/16379/7946/9121 each, data and logs in

@@ -596,13 +596,16 @@ func killSlotLeader(t *testing.T, ctx context.Context, c *localcluster.Cluster, 
 	}
 }
 
-// TestFailoverTimes kills the leader of slot 0 FAILOVER_KILLS times (1 by
-// default; `make failover` runs 10) and reports the median and maximum
-// time to the first successful write, against the issue's floor of 2 s.
+// TestFailoverTimes kills the leader of slot 0 while 16 clients write to
+// every slot, restarts it, and logs the time from the kill to the first
+// successful write to slot 0 through the ClusterClient. By default it
+// kills once and checks that writes resume; `make failover` sets
+// FAILOVER_KILLS=10 and then holds the median to the 2 s floor (a
+// measurement, not a timed unit test).
 func TestFailoverTimes(t *testing.T) {
-	kills := 1
+	kills, drill := 1, false
 	if v, err := strconv.Atoi(os.Getenv("FAILOVER_KILLS")); err == nil && v > 0 {
-		kills = v
+		kills, drill = v, true
 	}
 	c := startCluster(t, 3)
 	ctx := ctxT(t, time.Duration(kills)*time.Minute+time.Minute)
@@ -626,7 +629,7 @@ func TestFailoverTimes(t *testing.T) {
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
 	med := times[len(times)/2]
 	t.Logf("failover over %d kills: median %v, max %v", kills, med, times[len(times)-1])
-	if med > 2*time.Second {
+	if drill && med > 2*time.Second {
 		t.Errorf("median failover %v above the 2 s floor", med)
 	}
 }
