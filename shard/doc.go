@@ -2,9 +2,11 @@
 // that serialises its writes, and the clients waiting on its keys (WATCH,
 // blocking pops).
 //
-// Today a shard applies writes directly under its lock (a single node). The
-// Raft step wraps the same shape: a write becomes a log entry stamped with
-// its time and seed, and the FSM's apply does what Write does now, on every
-// replica. Nothing here reads the clock or a random source on behalf of the
-// engine; callers stamp commands.
+// A standalone node (cluster-enabled no) applies writes directly under the
+// lock. In a cluster, a Replica is this node's member of the shard's Raft
+// group: the FSM (package raft) applies committed entries under the same
+// lock on every replica; on the leader, Propose group-commits writes into
+// log entries and ConfirmRead makes reads linearizable by confirming the
+// leadership once per batch of reads. Nothing here reads the clock or a
+// random source on behalf of the engine; the leader stamps entries.
 package shard
