@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
-	hraft "github.com/hashicorp/raft"
 
 	"github.com/flotilla-db/flotilla/engine"
 	"github.com/flotilla-db/flotilla/shard"
@@ -520,7 +519,7 @@ func (n *clusterNode) handleTransfer(msg []byte) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		rep.Group.Raft.LeadershipTransferToServer(hraft.ServerID(req.To), hraft.ServerAddress(node.Raft)).Error()
+		rep.TransferLeadership(req.To, node.Raft)
 	}()
 }
 

@@ -766,7 +766,9 @@ func (n *clusterNode) balanceLeaders() {
 		// The transfer itself waits for the replica to match the log.
 		node := rt.topo.Node(pref)
 		n.log.Info("transferring leadership to the preferred replica", "shard", id, "to", pref)
-		r.Group.Raft.LeadershipTransferToServer(hraft.ServerID(pref), hraft.ServerAddress(node.Raft)).Error()
+		if err := r.TransferLeadership(pref, node.Raft); err != nil {
+			n.log.Info("leadership transfer", "shard", id, "to", pref, "err", err)
+		}
 		return // one at a time
 	}
 }

@@ -383,3 +383,15 @@ func mapRaftError(err error) error {
 	}
 	return err
 }
+
+// TransferLeadership hands the shard's leadership to the replica on node
+// id (at its Raft address): proposals are held, everything in flight is
+// applied and answered first (so no client sees an uncertain outcome for a
+// planned handover), then hashicorp/raft's transfer runs. Proposals held
+// meanwhile then find this node a follower and get redirected.
+func (r *Replica) TransferLeadership(id, addr string) error {
+	r.proposeMu.Lock()
+	defer r.proposeMu.Unlock()
+	r.waitProposerIdle()
+	return mapRaftError(r.Group.Raft.LeadershipTransferToServer(hraft.ServerID(id), hraft.ServerAddress(addr)).Error())
+}
