@@ -64,6 +64,12 @@ var params = []*param{
 	{name: "zset-max-listpack-value", aliases: []string{"zset-max-ziplist-value"}, def: "64", mutable: true, norm: intRange(0, math.MaxInt64)},
 	{name: "list-max-listpack-size", aliases: []string{"list-max-ziplist-size"}, def: "-2", mutable: true, norm: intRange(math.MinInt32, math.MaxInt32)},
 	{name: "active-expire-effort", def: "1", mutable: true, norm: intRange(1, 10)},
+	// io-threads: the threads running the server's code (GOMAXPROCS). 0
+	// picks: 1 for a standalone node, as Redis's default (one thread
+	// serves every client, and a benchmark client on the same machine
+	// keeps a core of its own); every CPU for a cluster node, whose Raft
+	// groups, replication and fsyncs run beside the clients.
+	{name: "io-threads", def: "0", norm: intRange(0, 128)},
 	// Settings Redis tools read; fixed in Flotilla.
 	{name: "databases", def: "1", norm: intRange(1, 1)},
 	// The cluster: yes runs the node as a member of a Raft-replicated

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -49,6 +50,9 @@ func run(args []string) int {
 	// heap doubles, so memory stays near the data's size (Redis users read
 	// used_memory and RSS against their data).
 	debug.SetGCPercent(50)
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(ioThreads(cfg))
+	}
 
 	// FLOTILLA_CPUPROFILE=file writes a CPU profile until shutdown, for
 	// performance work.
@@ -74,6 +78,18 @@ func run(args []string) int {
 	srv.Close()
 	log.Info("bye")
 	return 0
+}
+
+// ioThreads is the number of threads to run Go code on (io-threads; see
+// its directive).
+func ioThreads(cfg *cluster.Config) int {
+	if n := int(cfg.Int("io-threads")); n > 0 {
+		return n
+	}
+	if !cfg.Bool("cluster-enabled") {
+		return 1
+	}
+	return runtime.NumCPU()
 }
 
 func newLogger(cfg *cluster.Config) (*slog.Logger, func(), error) {
