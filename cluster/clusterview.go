@@ -443,40 +443,33 @@ func (c *conn) slotReplica(slot int) *shard.Replica {
 	return rt.local[rt.owners[slot]]
 }
 
-// clusterFAILOVER makes this node the leader of the shards it follows:
-// their leaders hand over (a Raft leadership transfer, which waits for
-// this node to hold the whole log). It waits a few seconds for it.
+// clusterFAILOVER makes this node the leader of one shard it follows, as
+// a Redis replica takes over from its master: the lowest-numbered one (a
+// Flotilla node may follow several). Its leader hands over (a Raft
+// leadership transfer, which waits for this node to hold the whole log);
+// the reply waits a few seconds for it. The shard then stays here:
+// rebalancing does not move it back.
 func (c *conn) clusterFAILOVER() {
 	n := c.s.node
 	rt := n.route.Load()
-	var follows []*shard.Replica
-	for _, rep := range rt.local {
-		if rep.Group != nil && !rep.Group.IsLeader() {
-			follows = append(follows, rep)
+	var rep *shard.Replica
+	for _, r := range rt.local {
+		if r.Group != nil && !r.Group.IsLeader() && (rep == nil || r.ID() < rep.ID()) {
+			rep = r
 		}
 	}
-	if len(follows) == 0 {
+	if rep == nil {
 		c.w.WriteError("ERR You should send CLUSTER FAILOVER to a replica")
 		return
 	}
-	for _, rep := range follows {
-		leader := rep.Leader()
-		if leader == "" {
-			continue
-		}
+	n.mu.Lock()
+	n.mu.pinned[rep.ID()] = true
+	n.mu.Unlock()
+	if leader := rep.Leader(); leader != "" {
 		n.askTransfer(leader, rep.ID())
 	}
 	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		all := true
-		for _, rep := range follows {
-			if !rep.IsLeader() {
-				all = false
-			}
-		}
-		if all {
-			break
-		}
+	for time.Now().Before(deadline) && !rep.IsLeader() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	c.w.WriteOK()

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"crypto/rand"
+	"maps"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,9 @@ type clusterNode struct {
 		alive    map[string]time.Time
 		// expireCursor is where active expiry resumes on each shard.
 		expireCursor map[shard.ID]uint64
+		// pinned are the shards this node leads because an operator
+		// asked (CLUSTER FAILOVER): rebalancing leaves them here.
+		pinned map[shard.ID]bool
 	}
 	topoKick chan struct{}
 	started  time.Time
@@ -112,6 +116,7 @@ func (s *Server) newClusterNode() (*clusterNode, error) {
 	n.mu.hints = map[shard.ID]string{}
 	n.mu.alive = map[string]time.Time{}
 	n.mu.expireCursor = map[shard.ID]uint64{}
+	n.mu.pinned = map[shard.ID]bool{}
 	n.cfgFSM.onChange = func(*Topology) { n.kick() }
 	n.route.Store(&routeTable{})
 	return n, nil
@@ -752,10 +757,11 @@ func (n *clusterNode) balanceLeaders() {
 	for k, v := range n.mu.alive {
 		alive[k] = v
 	}
+	pinned := maps.Clone(n.mu.pinned)
 	n.mu.Unlock()
 	for id, r := range rt.local {
 		sh := rt.topo.Shard(id)
-		if sh == nil || !r.IsLeader() || sh.Replicas[0] == n.self.ID {
+		if sh == nil || !r.IsLeader() || sh.Replicas[0] == n.self.ID || pinned[id] {
 			continue
 		}
 		pref := sh.Replicas[0]

@@ -186,6 +186,15 @@ func lastErrorLine(b []byte) []byte {
 func proposeSettled(rep *shard.Replica, e *raft.Entry) (*raft.Result, error) {
 	for attempt := 0; ; attempt++ {
 		res, err := rep.Propose(e)
+		if errors.Is(err, shard.ErrNotLeader) {
+			// Just deposed (a handover ended, or an election): learn the
+			// new leader, briefly, so the client gets -MOVED to it rather
+			// than -CLUSTERDOWN.
+			for i := 0; i < 200 && rep.Leader() == ""; i++ {
+				time.Sleep(5 * time.Millisecond)
+			}
+			return res, err
+		}
 		if !errors.Is(err, shard.ErrTransferring) || attempt == 3 {
 			return res, err
 		}

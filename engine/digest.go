@@ -60,14 +60,14 @@ func digestValue(buf []byte, o *object) []byte {
 	case TypeList:
 		// A long list would make buf large: chain it through SHA-1.
 		h := sha1.New()
-		collection[listValue](*o).each(func(e []byte) bool {
+		collection[listValue](o.load()).each(func(e []byte) bool {
 			tmp = digestAppendString(tmp[:0], unsafeString(e))
 			h.Write(tmp)
 			return true
 		})
 		return h.Sum(buf)
 	case TypeSet:
-		collection[setValue](*o).iter(func(s string, i int64, isInt bool) bool {
+		collection[setValue](o.load()).iter(func(s string, i int64, isInt bool) bool {
 			if isInt {
 				tmp = strconv.AppendInt(tmp[:0], i, 10)
 				s = unsafeString(tmp)
@@ -76,14 +76,14 @@ func digestValue(buf []byte, o *object) []byte {
 			return true
 		})
 	case TypeZSet:
-		collection[zsetValue](*o).each(func(m []byte, s float64) bool {
+		collection[zsetValue](o.load()).each(func(m []byte, s float64) bool {
 			tmp = digestAppendString(tmp[:0], unsafeString(m))
 			tmp = binary.LittleEndian.AppendUint64(tmp, math.Float64bits(s))
 			xorDigest(&acc, sha1.Sum(tmp))
 			return true
 		})
 	case TypeHash:
-		collection[hashValue](*o).each(func(f, v []byte) bool {
+		collection[hashValue](o.load()).each(func(f, v []byte) bool {
 			tmp = digestAppendString(tmp[:0], unsafeString(f))
 			tmp = digestAppendString(tmp, unsafeString(v))
 			xorDigest(&acc, sha1.Sum(tmp))

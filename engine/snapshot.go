@@ -236,7 +236,7 @@ func (w *snapWriter) writeObject(o *object) {
 	case TypeString:
 		w.buffer(o.bytes(), int(o.c-o.n))
 	case TypeList:
-		v := collection[listValue](*o)
+		v := collection[listValue](o.load())
 		live := v.live()
 		w.varint(int64(v.fill))
 		w.uvarint(uint64(v.n))
@@ -250,7 +250,7 @@ func (w *snapWriter) writeObject(o *object) {
 			w.uvarint(uint64(ch.count))
 		}
 	case TypeSet:
-		v := collection[setValue](*o)
+		v := collection[setValue](o.load())
 		if v.dict == nil {
 			w.byte(snapCompact)
 			w.byte(v.is.width)
@@ -260,7 +260,7 @@ func (w *snapWriter) writeObject(o *object) {
 		w.byte(snapDict)
 		writeDict(w, v.dict, func(m string, _ *struct{}) { w.str(m) })
 	case TypeHash:
-		v := collection[hashValue](*o)
+		v := collection[hashValue](o.load())
 		if v.dict == nil {
 			w.byte(snapCompact)
 			w.uvarint(uint64(v.n))
@@ -275,7 +275,7 @@ func (w *snapWriter) writeObject(o *object) {
 			w.bw.WriteString(*val)
 		})
 	case TypeZSet:
-		v := collection[zsetValue](*o)
+		v := collection[zsetValue](o.load())
 		if v.sl == nil {
 			w.byte(snapCompact)
 			w.buffer(v.lp, cap(v.lp)-len(v.lp))

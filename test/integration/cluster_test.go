@@ -392,6 +392,47 @@ func TestThreeNodeCluster(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("CLUSTER FAILOVER moves a shard's leadership to the replica", func(t *testing.T) {
+		// The node's lowest-numbered followed shard moves to it: find the
+		// first slot range it does not lead (ranges are in shard order).
+		target := c.Addrs()[0]
+		n := redis.NewClient(&redis.Options{Addr: target})
+		defer n.Close()
+		slots, err := n.ClusterSlots(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slot := -1
+		for _, r := range slots {
+			if r.Nodes[0].Addr != target {
+				slot = r.Start
+				break
+			}
+		}
+		if slot < 0 {
+			t.Fatalf("%s leads every shard", target)
+		}
+		w := startWriters(cc, 4, "handover")
+		time.Sleep(200 * time.Millisecond)
+		if err := n.ClusterFailover(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if l, _ := slotLeader(ctx, cc, slot); l == target {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("slot %d not led by %s after CLUSTER FAILOVER on it", slot, target)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond)
+		acked := w.halt()
+		checkAcked(t, ctx, cc, acked)
+		t.Logf("handover with clients writing: %d writes acknowledged, %d retried or failed", len(acked), w.fails.Load())
+	})
 }
 
 // waitMastersSpread waits until CLUSTER NODES shows at least n masters
