@@ -2,12 +2,12 @@ package cluster
 
 import (
 	"crypto/rand"
-	"maps"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
