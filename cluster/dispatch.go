@@ -229,6 +229,9 @@ func (c *conn) release() {
 func (c *conn) runData(cmd *proto.Command, h engine.Handler, args [][]byte, inExec bool) {
 	if c.s.node != nil {
 		r := c.routeCommand(cmd, args)
+		if (r.err == errClusterDown || r.err == errTryAgain) && !inExec {
+			r = c.awaitLeader(cmd, args, r)
+		}
 		switch {
 		case r.err != "":
 			c.w.WriteError(r.err)

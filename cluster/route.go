@@ -590,3 +590,24 @@ func (w *collectWriter) WriteDouble(f float64)          {}
 func (w *collectWriter) WriteBool(b bool)               {}
 func (w *collectWriter) WriteVerbatim(format, s string) {}
 func (w *collectWriter) Proto() int                     { return 2 }
+
+// awaitLeader holds a command for a shard without a known leader (an
+// election or a handover is on) for up to a second, as Redis pauses
+// clients during a failover, and routes it again: most clients do not
+// retry -CLUSTERDOWN inside a pipeline.
+func (c *conn) awaitLeader(cmd *proto.Command, args [][]byte, r routing) routing {
+	if r.slot < 0 || c.s.node.route.Load().topo == nil {
+		return r
+	}
+	c.release()
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		r = c.routeCommand(cmd, args)
+		if r.err != errClusterDown && r.err != errTryAgain {
+			break
+		}
+	}
+	c.clock = time.Now()
+	return r
+}

@@ -540,24 +540,39 @@ func (w *writer) halt() []string {
 	return w.acked
 }
 
-// checkAcked reads back every acknowledged key.
+// checkAcked reads back every acknowledged key. A read that fails (a
+// shard electing a leader) is retried for a while; only a missing or
+// wrong value is a lost write.
 func checkAcked(t *testing.T, ctx context.Context, cc *redis.ClusterClient, keys []string) {
 	t.Helper()
 	lost := 0
 	for i := 0; i < len(keys); i += 100 {
-		end := min(i+100, len(keys))
-		pipe := cc.Pipeline()
-		cmds := make([]*redis.StringCmd, 0, end-i)
-		for _, k := range keys[i:end] {
-			cmds = append(cmds, pipe.Get(ctx, k))
-		}
-		pipe.Exec(ctx)
-		for j, cmd := range cmds {
-			if v, err := cmd.Result(); err != nil || v != keys[i+j] {
-				lost++
-				if lost < 5 {
-					t.Errorf("acknowledged key %s: %q, %v", keys[i+j], v, err)
+		todo := keys[i:min(i+100, len(keys))]
+		deadline := time.Now().Add(15 * time.Second)
+		for len(todo) > 0 {
+			pipe := cc.Pipeline()
+			cmds := make([]*redis.StringCmd, 0, len(todo))
+			for _, k := range todo {
+				cmds = append(cmds, pipe.Get(ctx, k))
+			}
+			pipe.Exec(ctx)
+			var retry []string
+			for j, cmd := range cmds {
+				v, err := cmd.Result()
+				switch {
+				case err == nil && v == todo[j]:
+				case err != nil && err != redis.Nil && time.Now().Before(deadline):
+					retry = append(retry, todo[j])
+				default:
+					lost++
+					if lost < 5 {
+						t.Errorf("acknowledged key %s: %q, %v", todo[j], v, err)
+					}
 				}
+			}
+			todo = retry
+			if len(todo) > 0 {
+				time.Sleep(100 * time.Millisecond)
 			}
 		}
 	}
