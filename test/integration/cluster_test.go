@@ -80,28 +80,26 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// slotLeader returns the address CLUSTER SLOTS gives as the master of slot.
+// slotLeader returns the address CLUSTER SLOTS gives as the master of
+// slot, asking the nodes in turn with fresh connections (a ClusterClient's
+// pool may still hold the dial error of a node just restarted).
 func slotLeader(ctx context.Context, cc *redis.ClusterClient, slot int) (string, error) {
-	var addr string
-	var mu sync.Mutex
-	err := cc.ForEachShard(ctx, func(ctx context.Context, n *redis.Client) error {
+	var lastErr error
+	for _, addr := range cc.Options().Addrs {
+		n := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 		slots, err := n.ClusterSlots(ctx).Result()
+		n.Close()
 		if err != nil {
-			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if addr != "" {
-			return nil
+			lastErr = err
+			continue
 		}
 		for _, s := range slots {
 			if slot >= s.Start && slot <= s.End && len(s.Nodes) > 0 {
-				addr = s.Nodes[0].Addr
+				return s.Nodes[0].Addr, nil
 			}
 		}
-		return nil
-	})
-	return addr, err
+	}
+	return "", lastErr
 }
 
 // keyInSlotOf returns a key whose slot is owned by the node at addr.
