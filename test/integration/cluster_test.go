@@ -748,7 +748,16 @@ func TestFiveNodes(t *testing.T) {
 					break
 				}
 			}
-			err := n.Set(ctx, key, "v", 0).Err()
+			// Right after the kill a node may not know the new leader
+			// yet (-CLUSTERDOWN); it must within a few seconds.
+			var err error
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				err = n.Set(ctx, key, "v", 0).Err()
+				if err == nil || strings.HasPrefix(err.Error(), "MOVED ") || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 			if err != nil && !strings.HasPrefix(err.Error(), "MOVED ") {
 				t.Errorf("%s SET %s: %v", addr, key, err)
 			}
