@@ -590,7 +590,7 @@ func TestKillLeaderKeepsWriting(t *testing.T) {
 	waitMastersSpread(t, ctx, cc, 3)
 	w := startWriters(cc, 8, "kill")
 	time.Sleep(500 * time.Millisecond)
-	d, victim := killSlotLeader(t, ctx, c, cc, 0)
+	d, victim := killSlotLeader(t, ctx, c, cc, 0, 1500*time.Millisecond)
 	t.Logf("kill -9 of node%d (leader of slot 0): first write to slot 0 after %v", victim+1, d)
 	time.Sleep(500 * time.Millisecond)
 	acked := w.halt()
@@ -607,7 +607,12 @@ func TestKillLeaderKeepsWriting(t *testing.T) {
 
 // killSlotLeader kills the node leading slot and returns the time from the
 // kill to the first successful write to that slot through cc.
-func killSlotLeader(t *testing.T, ctx context.Context, c *localcluster.Cluster, cc *redis.ClusterClient, slot int) (time.Duration, int) {
+//
+// probe bounds each write attempt. The failover drill uses a short one
+// (250 ms) for a fine-grained time; the default tests use one longer than
+// a node holds a command while a shard elects (1 s), so that on a loaded
+// machine the probe itself sees the redirect that makes go-redis reload.
+func killSlotLeader(t *testing.T, ctx context.Context, c *localcluster.Cluster, cc *redis.ClusterClient, slot int, probe time.Duration) (time.Duration, int) {
 	t.Helper()
 	leader, err := slotLeader(ctx, cc, slot)
 	if err != nil {
@@ -634,7 +639,7 @@ func killSlotLeader(t *testing.T, ctx context.Context, c *localcluster.Cluster, 
 		t.Fatal(err)
 	}
 	for {
-		wctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
+		wctx, cancel := context.WithTimeout(ctx, probe)
 		err := cc.Set(wctx, key, "v", 0).Err()
 		cancel()
 		if err == nil {
@@ -670,7 +675,11 @@ func TestFailoverTimes(t *testing.T) {
 	defer w.halt()
 	for k := 0; k < kills; k++ {
 		waitMastersSpread(t, ctx, cc, 3)
-		d, victim := killSlotLeader(t, ctx, c, cc, 0)
+		probe := 1500 * time.Millisecond
+		if drill {
+			probe = 250 * time.Millisecond
+		}
+		d, victim := killSlotLeader(t, ctx, c, cc, 0, probe)
 		times = append(times, d)
 		t.Logf("kill %d: node%d, first write after %v", k+1, victim+1, d)
 		if err := c.Restart(victim); err != nil {
@@ -726,9 +735,9 @@ func TestFiveNodes(t *testing.T) {
 	c := startCluster(t, 5)
 	ctx := ctxT(t, 2*time.Minute)
 	cc := clusterClient(t, c)
-	w := startWriters(cc, 4, "five")
+	w := startWriters(cc, 16, "five")
 	time.Sleep(time.Second)
-	d, victim := killSlotLeader(t, ctx, c, cc, 16383)
+	d, victim := killSlotLeader(t, ctx, c, cc, 16383, 1500*time.Millisecond)
 	t.Logf("5 nodes: kill -9 of node%d, first write after %v", victim+1, d)
 	time.Sleep(500 * time.Millisecond)
 	acked := w.halt()
