@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
-	"github.com/flotilla-db/flotilla/engine"
 	"github.com/flotilla-db/flotilla/shard"
 )
 
@@ -515,5 +514,3 @@ func (n *clusterNode) handleTransfer(msg []byte) {
 		rep.TransferLeadership(req.To, node.Raft)
 	}()
 }
-
-var _ = engine.NumSlots

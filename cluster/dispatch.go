@@ -8,6 +8,7 @@ import (
 
 	"github.com/flotilla-db/flotilla/engine"
 	"github.com/flotilla-db/flotilla/proto"
+	"github.com/flotilla-db/flotilla/raft"
 	"github.com/flotilla-db/flotilla/shard"
 )
 
@@ -38,12 +39,7 @@ func buildHandlerTable() {
 			handlersByID.server[cmd.ID] = h
 			continue
 		}
-		h := engine.Lookup(cmd.Name)
-		if h == nil && cmd.Parent != nil {
-			// The engine answers some containers (OBJECT) whole.
-			h = engine.Lookup(cmd.Parent.Name)
-		}
-		handlersByID.data[cmd.ID] = h
+		handlersByID.data[cmd.ID] = raft.DataHandler(cmd)
 	}
 }
 
@@ -60,17 +56,18 @@ func allowedWhileSubscribed(name string) bool {
 // lookup and arity, authentication, pub/sub context, MULTI queueing, then
 // the command.
 func (c *conn) dispatch(args [][]byte) {
-	if c.pend.rep != nil && !c.joinsPending(args) {
-		// Replies go out in order: what is pending is answered first.
-		c.flushPending()
-	}
 	// Redis answers QUIT before looking it up, whatever its arguments.
 	if len(args[0]) == 4 && strings.EqualFold(string(args[0]), "quit") {
+		c.flushPending()
 		c.w.WriteOK()
 		c.closeAfter = true
 		return
 	}
 	cmd, errText := proto.Lookup(args)
+	if c.pend.rep != nil && (errText != "" || !c.joinsPending(cmd, args)) {
+		// Replies go out in order: what is pending is answered first.
+		c.flushPending()
+	}
 	if errText != "" {
 		if cmd != nil {
 			c.s.stats.cmd[cmd.ID].rejected.Add(1)

@@ -702,34 +702,10 @@ func (n *clusterNode) refreshRouteWith(t *Topology) {
 		rt.hints[id] = l
 	}
 	n.mu.Unlock()
-	if old.topo == rt.topo && maps2Equal(old.local, rt.local) && mapsEqual(old.hints, rt.hints) {
+	if old.topo == rt.topo && maps.Equal(old.local, rt.local) && maps.Equal(old.hints, rt.hints) {
 		return
 	}
 	n.route.Store(rt)
-}
-
-func maps2Equal(a, b map[shard.ID]*shard.Replica) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func mapsEqual(a, b map[shard.ID]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // leaderOf returns the node ID of shard id's leader as this node knows it:

@@ -381,12 +381,11 @@ func (c *conn) waitReplicated(rep *shard.Replica, w *shard.Waiter, spec *engine.
 
 // joinsPending reports whether args is a write that joins the pending
 // entry (so the pending replies need not be written first).
-func (c *conn) joinsPending(args [][]byte) bool {
+func (c *conn) joinsPending(cmd *proto.Command, args [][]byte) bool {
 	if !c.authed || c.multi != nil || c.subCount.Load() > 0 || c.s.pause.paused.Load() {
 		return false
 	}
-	cmd, errText := proto.Lookup(args)
-	if errText != "" || cmd.Flags&proto.FlagWrite == 0 || cmd.Flags&proto.FlagBlocking != 0 || handlersByID.data[cmd.ID] == nil {
+	if cmd.Flags&proto.FlagWrite == 0 || cmd.Flags&proto.FlagBlocking != 0 || handlersByID.data[cmd.ID] == nil {
 		return false
 	}
 	r := c.routeCommand(cmd, args)
@@ -410,14 +409,11 @@ func (c *conn) nudge(cmd *proto.Command, r routing) bool {
 	return true
 }
 
-// ledReplicas returns the local replicas this node leads, by shard ID.
-func (c *conn) ledReplicas() []*shard.Replica { return c.s.node.ledReplicas() }
-
 // runKeyless runs a data command without keys (DBSIZE, KEYS, SCAN,
 // RANDOMKEY, FLUSHALL...) over the shards this node leads, as a Redis
 // Cluster node answers them for the slots it serves.
 func (c *conn) runKeyless(cmd *proto.Command, h engine.Handler, args [][]byte) {
-	reps := c.ledReplicas()
+	reps := c.s.node.ledReplicas()
 	if cmd.Flags&proto.FlagWrite != 0 {
 		var firstErr string
 		var out []byte

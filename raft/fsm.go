@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -178,15 +179,35 @@ func runCommand(ctx *engine.Ctx, w engine.Writer) {
 		w.WriteError(errText)
 		return
 	}
-	h := engine.Lookup(cmd.Name)
-	if h == nil && cmd.Parent != nil {
-		h = engine.Lookup(cmd.Parent.Name)
-	}
+	h := DataHandler(cmd)
 	if h == nil {
 		w.WriteError("ERR unknown command '" + cmd.Name + "'")
 		return
 	}
 	h(ctx)
+}
+
+var dataHandlers struct {
+	once sync.Once
+	byID []engine.Handler
+}
+
+// DataHandler returns the engine's handler of cmd (by command ID, built
+// once), or nil for a command the engine does not run. The engine answers
+// some containers (OBJECT) whole, so a subcommand falls back to its
+// parent's handler.
+func DataHandler(cmd *proto.Command) engine.Handler {
+	dataHandlers.once.Do(func() {
+		dataHandlers.byID = make([]engine.Handler, proto.NumCommands())
+		for _, c := range proto.AllWithSubcommands() {
+			h := engine.Lookup(c.Name)
+			if h == nil && c.Parent != nil {
+				h = engine.Lookup(c.Parent.Name)
+			}
+			dataHandlers.byID[c.ID] = h
+		}
+	})
+	return dataHandlers.byID[cmd.ID]
 }
 
 // Snapshot captures the keyspace as of the last applied entry, copy on
