@@ -89,6 +89,7 @@ var params = []*param{
 	{name: "raft-heartbeat-timeout", def: "250", norm: intRange(10, 60000)},
 	{name: "raft-election-timeout", def: "250", norm: intRange(10, 60000)},
 	{name: "raft-snapshot-threshold", def: "16384", norm: intRange(16, math.MaxInt32)},
+	{name: "read-lease", def: "yes", norm: oneOf("yes", "no")},
 	{name: "daemonize", def: "no", norm: oneOf("no")},
 	{name: "appendonly", def: "no", norm: oneOf("no")},
 	{name: "save", def: "", norm: normString},

@@ -232,6 +232,10 @@ func (n *clusterNode) start() error {
 		}
 		n.wg.Add(1)
 		go n.joinLoop(peers)
+		// A restarted node has forgotten which leader it followed, so it
+		// would vote at once; waiting a heartbeat timeout first keeps
+		// the premise of the leaders' read leases (shard.Replica.grantLease).
+		time.Sleep(n.timing.Heartbeat)
 		if err := n.openConfigGroup(nil); err != nil {
 			n.shutdownGossip()
 			n.mux.Close()
@@ -652,6 +656,9 @@ func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {
 		servers = append(servers, hraft.Server{Suffrage: hraft.Voter, ID: hraft.ServerID(id), Address: hraft.ServerAddress(t.Node(id).Raft)})
 	}
 	rep := shard.NewReplica(sh.ID, seedOf(sh.ID))
+	if n.s.cfg.Bool("read-lease") {
+		rep.ReadLease = n.readLease()
+	}
 	rep.BeginWrite()
 	rep.DB().SetConfig(n.s.cfg.EngineConfig())
 	rep.EndWrite()
@@ -674,6 +681,15 @@ func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {
 	n.mu.replicas[sh.ID] = rep
 	n.mu.Unlock()
 	return nil
+}
+
+// readLease is how long a confirmed leadership serves reads without
+// another round (shard.Replica.grantLease says why it is safe): half the
+// smaller of the heartbeat timeout, after which followers forget their
+// leader, and the leader-lease timeout, after which a leader without a
+// quorum steps down.
+func (n *clusterNode) readLease() time.Duration {
+	return min(n.timing.Heartbeat, n.timing.LeaderLease) / 2
 }
 
 // seedOf is the seed of a shard's hash tables: the same on every replica,

@@ -239,6 +239,13 @@ func (c *conn) confirmRead(rep *shard.Replica, slot int) string {
 	if c.confirmed.rep == rep && c.confirmed.batch == c.batch {
 		return ""
 	}
+	return c.confirmRound(rep, slot)
+}
+
+// confirmRound waits for a round of heartbeats that confirms rep's
+// leadership (shard.Replica.ConfirmRead), and returns the reply to give
+// instead when it fails.
+func (c *conn) confirmRound(rep *shard.Replica, slot int) string {
 	c.release()
 	if err := rep.ConfirmRead(); err != nil {
 		if errors.Is(err, shard.ErrNotReady) {
@@ -266,10 +273,19 @@ func (c *conn) runReplicated(cmd *proto.Command, h engine.Handler, args [][]byte
 		return
 	}
 	c.flushPending()
-	if msg := c.confirmRead(rep, r.slot); msg != "" {
-		c.w.WriteError(msg)
-		return
+	// Within the leader's read lease a read needs no round of its own;
+	// the lease is checked after the read ran (shard.Replica.LeaseHolds),
+	// and when it ran out meanwhile, a round that starts after the read
+	// confirms it instead (had another leader taken writes before the
+	// read, that round would fail).
+	leased := !c.readonly && rep.LeaseHolds()
+	if !leased {
+		if msg := c.confirmRead(rep, r.slot); msg != "" {
+			c.w.WriteError(msg)
+			return
+		}
 	}
+	mark := c.w.Buffered()
 	c.acquire(rep.Shard, false)
 	ctx := &c.ctx
 	ctx.DB = rep.DB()
@@ -277,6 +293,12 @@ func (c *conn) runReplicated(cmd *proto.Command, h engine.Handler, args [][]byte
 	ctx.NoBlock = false
 	ctx.Reset(args, c.clock.UnixMilli(), 0)
 	h(ctx)
+	if leased && !rep.LeaseHolds() {
+		if msg := c.confirmRound(rep, r.slot); msg != "" {
+			c.w.Truncate(mark)
+			c.w.WriteError(msg)
+		}
+	}
 }
 
 // runBlockingReplicated runs BLPOP and its kin on a shard's leader: the

@@ -63,6 +63,10 @@ type Group struct {
 	trans *hraft.NetworkTransport
 }
 
+// logCacheSize is how many recent log entries a group keeps decoded in
+// memory (each is a batch of commands).
+const logCacheSize = 512
+
 // OpenGroup opens (creating if needed) the group's storage and starts its
 // Raft instance.
 func OpenGroup(cfg GroupConfig) (*Group, error) {
@@ -139,7 +143,14 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 			}
 		}
 	}
-	r, err := hraft.NewRaft(rc, cfg.FSM, store, store, snaps, trans)
+	// The last entries stay in memory: replication and the followers'
+	// apply read them from there instead of decoding them back from bolt.
+	logs, err := hraft.NewLogCache(logCacheSize, store)
+	if err != nil {
+		g.closeStorage()
+		return nil, err
+	}
+	r, err := hraft.NewRaft(rc, cfg.FSM, logs, store, snaps, trans)
 	if err != nil {
 		g.closeStorage()
 		return nil, err

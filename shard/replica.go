@@ -36,6 +36,18 @@ type Replica struct {
 		waiting []chan error
 	}
 
+	// ReadLease, when positive, lets this node serve reads without a
+	// round of heartbeats for that long after the start of a round that
+	// confirmed its leadership (see LeaseHolds). Set before Start.
+	ReadLease time.Duration
+	lease     atomic.Pointer[readLease]
+	leaseMu   sync.Mutex // orders lease grants against transfers
+	// noLeaseUntil: no lease is granted by a round that starts before
+	// this time (a leadership transfer voids leases; see
+	// TransferLeadership).
+	noLeaseUntil time.Time
+	renewing     atomic.Bool
+
 	// prop is the group-commit queue (see runProposer).
 	prop struct {
 		sync.Mutex
@@ -50,6 +62,12 @@ type Replica struct {
 
 	// LeaderChanges counts this node's gains and losses of leadership.
 	LeaderChanges atomic.Int64
+}
+
+// readLease is a leadership confirmed until a deadline, in one term.
+type readLease struct {
+	term  uint64
+	until time.Time // monotonic reading
 }
 
 // Errors of the write and read paths.
@@ -193,11 +211,14 @@ func (r *Replica) startRoundsLocked() {
 func (r *Replica) confirmRound(batch []chan error) {
 	defer r.wg.Done()
 	term := r.Group.Raft.CurrentTerm()
+	start := time.Now()
 	err := r.Group.Raft.VerifyLeader().Error()
 	if err != nil {
 		err = ErrNotLeader
 	} else if r.readyTerm.Load() != term {
 		err = ErrNotReady
+	} else {
+		r.grantLease(term, start)
 	}
 	for _, ch := range batch {
 		ch <- err
@@ -402,5 +423,87 @@ func (r *Replica) TransferLeadership(id, addr string) error {
 	r.proposeMu.Lock()
 	defer r.proposeMu.Unlock()
 	r.waitProposerIdle()
-	return mapRaftError(r.Group.Raft.LeadershipTransferToServer(hraft.ServerID(id), hraft.ServerAddress(addr)).Error())
+	// The target is told to start an election at once, and its peers
+	// vote for it although they have a leader: that breaks the premise of
+	// the read lease, which ends here. No round grants one again until
+	// the transfer's TimeoutNow can no longer arrive (the transport's
+	// timeout, with a margin).
+	r.voidLease(365 * 24 * time.Hour)
+	err := r.Group.Raft.LeadershipTransferToServer(hraft.ServerID(id), hraft.ServerAddress(addr)).Error()
+	r.voidLease(transferLeaseHold)
+	return mapRaftError(err)
+}
+
+// transferLeaseHold is how long after a leadership transfer no read lease
+// is granted: longer than the Raft transport's RPC timeout (raft.OpenGroup),
+// after which a TimeoutNow sent for the transfer cannot still arrive.
+const transferLeaseHold = 3 * time.Second
+
+// voidLease ends the current read lease, and keeps rounds that start in
+// the next d from granting one.
+func (r *Replica) voidLease(d time.Duration) {
+	r.leaseMu.Lock()
+	r.lease.Store(nil)
+	r.noLeaseUntil = time.Now().Add(d)
+	r.leaseMu.Unlock()
+}
+
+// grantLease records that a round started at start confirmed this node's
+// leadership in term. Why that allows reads until start + ReadLease
+// without another round: each follower that answered the round heard from
+// this leader after start, and hashicorp/raft followers refuse to vote
+// while they know a leader, forgetting it only after a full heartbeat
+// timeout without contact. So no other candidate can gather a majority
+// before start + heartbeat timeout (a node that restarts forgets its
+// leader at once: the cluster makes restarted nodes wait a heartbeat
+// timeout before they open their groups), and the leader itself steps
+// down only after its leader-lease timeout without a quorum. ReadLease
+// is half the smaller of the two, a margin for clock rate drift between
+// nodes. Leadership transfers are the exception (votes with the
+// transfer flag ignore the known leader): TransferLeadership voids the
+// lease first.
+func (r *Replica) grantLease(term uint64, start time.Time) {
+	if r.ReadLease <= 0 {
+		return
+	}
+	r.leaseMu.Lock()
+	defer r.leaseMu.Unlock()
+	if start.Before(r.noLeaseUntil) {
+		return
+	}
+	until := start.Add(r.ReadLease)
+	if l := r.lease.Load(); l != nil && l.term == term && !until.After(l.until) {
+		return
+	}
+	r.lease.Store(&readLease{term: term, until: until})
+}
+
+// LeaseHolds reports whether this node may serve a read from its state
+// now without confirming its leadership: it leads, ready, and a read lease
+// of its term covers this moment. A caller checks it after the read ran
+// (the read happened before this check, so within the lease), not only
+// before: a process paused between a check and the read could otherwise
+// read after a new leader took writes. When the lease is half spent a
+// round renews it in the background, so steady reads never wait.
+func (r *Replica) LeaseHolds() bool {
+	l := r.lease.Load()
+	if l == nil {
+		return false
+	}
+	now := time.Now()
+	if !now.Before(l.until) || r.Group.Raft.CurrentTerm() != l.term ||
+		r.readyTerm.Load() != l.term || !r.Group.IsLeader() {
+		return false
+	}
+	if l.until.Sub(now) < r.ReadLease/2 && r.renewing.CompareAndSwap(false, true) {
+		r.gate.Lock()
+		r.gate.rounds++
+		r.wg.Add(1)
+		go func() {
+			r.confirmRound(nil)
+			r.renewing.Store(false)
+		}()
+		r.gate.Unlock()
+	}
+	return true
 }

@@ -784,3 +784,96 @@ func TestFiveNodes(t *testing.T) {
 		n.Close()
 	}
 }
+
+// TestPausedLeaderServesNoStaleRead is the stale read that lease-based
+// reads risk (and that RedisRaft's Jepsen test found): the leader of a
+// slot is paused (SIGSTOP) after serving reads, a new leader takes a
+// write, and a read that reaches the old leader as it resumes must not
+// return the old value: it gets the new one or a redirect.
+func TestPausedLeaderServesNoStaleRead(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := ctxT(t, 2*time.Minute)
+	cc := clusterClient(t, c)
+	waitMastersSpread(t, ctx, cc, 3)
+	leader, err := slotLeader(ctx, cc, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := -1
+	for i, a := range c.Addrs() {
+		if a == leader {
+			victim = i
+		}
+	}
+	key := ""
+	for i := 0; key == ""; i++ {
+		if engine.KeySlotString("stale"+strconv.Itoa(i)) == 0 {
+			key = "stale" + strconv.Itoa(i)
+		}
+	}
+	if err := cc.Set(ctx, key, "old", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Reads on the leader now run within its lease.
+	for i := 0; i < 20; i++ {
+		if v, err := localcluster.Do(leader, 5*time.Second, "GET", key); err != nil || v != "old" {
+			t.Fatalf("GET on the leader: %q, %v", v, err)
+		}
+	}
+	t0 := time.Now()
+	if err := c.Pause(victim); err != nil {
+		t.Fatal(err)
+	}
+	paused := true
+	defer func() {
+		if paused {
+			c.Resume(victim)
+		}
+	}()
+	// The write goes to the other nodes directly: go-redis would keep
+	// sending it to the paused node until its next reload of the slots.
+	other := c.Addr((victim + 1) % c.Len())
+	for {
+		_, err := localcluster.Do(other, 2*time.Second, "SET", key, "new")
+		if err == nil {
+			break
+		}
+		var rerr localcluster.ReplyError
+		if errors.As(err, &rerr) && strings.HasPrefix(string(rerr), "MOVED ") {
+			if f := strings.Fields(string(rerr)); len(f) == 3 && f[2] != leader {
+				other = f[2]
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no new leader took the write: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("a new leader took the write %v after the pause", time.Since(t0))
+	// The read is queued at the paused leader's socket, and runs the
+	// moment it resumes.
+	type reply struct {
+		v   string
+		err error
+	}
+	got := make(chan reply, 1)
+	go func() {
+		v, err := localcluster.Do(leader, 20*time.Second, "GET", key)
+		got <- reply{v, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := c.Resume(victim); err != nil {
+		t.Fatal(err)
+	}
+	paused = false
+	r := <-got
+	var rerr localcluster.ReplyError
+	switch {
+	case r.err == nil && r.v == "new":
+	case errors.As(r.err, &rerr) && (strings.HasPrefix(string(rerr), "MOVED ") || strings.HasPrefix(string(rerr), "TRYAGAIN") || strings.HasPrefix(string(rerr), "CLUSTERDOWN")):
+	default:
+		t.Fatalf("the resumed old leader answered GET with %q, %v; want \"new\" or a redirect", r.v, r.err)
+	}
+	t.Logf("resumed old leader answered %q %v", r.v, r.err)
+}
