@@ -221,6 +221,9 @@ func TestCluster(t *testing.T) {
 		t.Errorf("paused node %d answered PING", r)
 	}
 	waitHealthy(t, c, 10*time.Second) // it is left out
+	if err := c.Failover(ctx, 1); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("Failover of shard 1 with its replica paused: %v, want ErrUnsupported", err)
+	}
 	if err := c.Resume(r); err != nil {
 		t.Fatal(err)
 	}

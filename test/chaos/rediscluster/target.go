@@ -215,9 +215,10 @@ func (c *Cluster) unhealthy(ctx context.Context) string {
 // Failover sends CLUSTER FAILOVER to a running replica of the shard (the
 // index in Shards' order), which takes over from its master with the
 // master's agreement, and returns once the replica says it is a master. A
-// manual failover needs the master to answer: with the master killed or
-// paused, Redis gives up after 5 s and Failover returns an error. It also
-// gives up when ctx ends, or 10 s after sending the command.
+// manual failover needs both to answer: when the master or every replica is
+// killed or paused, Failover returns an error wrapping ErrUnsupported at
+// once. It gives up when ctx ends, or 10 s after sending the command (Redis
+// itself abandons a manual failover after 5 s).
 func (c *Cluster) Failover(ctx context.Context, shard int) error {
 	shards, err := c.Shards(ctx)
 	if err != nil {
@@ -226,15 +227,22 @@ func (c *Cluster) Failover(ctx context.Context, shard int) error {
 	if shard < 0 || shard >= len(shards) {
 		return fmt.Errorf("rediscluster: no shard %d (%d shards)", shard, len(shards))
 	}
+	s := shards[shard]
+	if s.Leader < 0 {
+		return fmt.Errorf("%w: the master of shard %d is down", ErrUnsupported, shard)
+	}
+	if _, paused := c.nodes[s.Leader].state(); paused {
+		return fmt.Errorf("%w: the master of shard %d is paused", ErrUnsupported, shard)
+	}
 	r := -1
-	for _, i := range shards[shard].Replicas {
+	for _, i := range s.Replicas {
 		if running, paused := c.nodes[i].state(); running && !paused {
 			r = i
 			break
 		}
 	}
 	if r < 0 {
-		return fmt.Errorf("rediscluster: shard %d has no running replica", shard)
+		return fmt.Errorf("%w: shard %d has no running replica", ErrUnsupported, shard)
 	}
 	n := c.nodes[r]
 	if _, err := do(ctx, n.addr, "CLUSTER", "FAILOVER"); err != nil {

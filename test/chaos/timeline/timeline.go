@@ -193,7 +193,9 @@ func (s spans) Plot(c draw.Canvas, p *plot.Plot) {
 }
 
 // labels writes each fault's label near the top of the plot, at the fault's
-// start, in the first row where it does not overlap the label before it.
+// start, in the first row where it does not overlap the label before it. A
+// label that finds no room is left out, and counted in a note at the
+// bottom right.
 type labels struct{ faults }
 
 // Plot implements plot.Plotter.
@@ -215,6 +217,7 @@ func (l labels) Plot(c draw.Canvas, p *plot.Plot) {
 		ends[i] = c.Min.X - 1
 	}
 	pad := vg.Points(3)
+	omitted := 0
 	for i, m := range l.marks {
 		if m.Label == "" {
 			continue
@@ -224,20 +227,22 @@ func (l labels) Plot(c draw.Canvas, p *plot.Plot) {
 		if x+w > c.Max.X {
 			x = max(c.Min.X, c.Max.X-w)
 		}
-		// The first free row, or the one freed earliest when all are taken.
-		row := 0
-		for r := range ends {
-			if ends[r] < x {
-				row = r
-				break
-			}
-			if ends[r] < ends[row] {
-				row = r
-			}
+		// The first row with room; none left: the line or band shows the
+		// fault, unlabelled.
+		row := slices.IndexFunc(ends, func(end vg.Length) bool { return end < x })
+		if row < 0 {
+			omitted++
+			continue
 		}
 		ends[row] = x + w + pad
 		sty.Color = darken(l.colors[i])
 		c.FillText(sty, vg.Point{X: x, Y: c.Max.Y - pad - vg.Length(row)*rowHeight}, m.Label)
+	}
+	if omitted > 0 {
+		sty.Color = color.Black
+		sty.XAlign, sty.YAlign = draw.XRight, draw.YBottom
+		sty.Font.Weight = xfont.WeightNormal
+		c.FillText(sty, vg.Point{X: c.Max.X - pad, Y: c.Min.Y + pad}, fmt.Sprintf("%d fault labels left out for lack of room", omitted))
 	}
 }
 
@@ -284,15 +289,20 @@ func (secondTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// countTicks are plot.DefaultTicks with whole numbers as labels.
+// countTicks are plot.DefaultTicks labelled only at whole numbers, written
+// without decimals.
 type countTicks struct{}
 
 // Ticks implements plot.Ticker.
 func (countTicks) Ticks(lo, hi float64) []plot.Tick {
 	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
 	for i, t := range ticks {
-		if t.Label != "" {
-			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', -1, 64)
+		if t.Label == "" {
+			continue
+		}
+		ticks[i].Label = ""
+		if v := math.Round(t.Value); math.Abs(v-t.Value) < 1e-9 {
+			ticks[i].Label = strconv.FormatFloat(v, 'f', -1, 64)
 		}
 	}
 	return ticks

@@ -43,7 +43,7 @@ func TestRender(t *testing.T) {
 	counts, marks := synthetic()
 	path := filepath.Join(t.TempDir(), "timeline.png")
 	if dir := os.Getenv("TIMELINE_OUT"); dir != "" {
-		path = filepath.Join(dir, "timeline.png") // to look at it
+		path = filepath.Join(dir, "timeline.png") // TIMELINE_OUT=/tmp go test: to look at them
 	}
 	if err := Render(path, "synthetic drill: kills, a pause, a partition", 100*time.Millisecond, counts, marks); err != nil {
 		t.Fatal(err)
@@ -53,6 +53,9 @@ func TestRender(t *testing.T) {
 
 func TestRenderEdgeCases(t *testing.T) {
 	dir := t.TempDir()
+	if out := os.Getenv("TIMELINE_OUT"); out != "" {
+		dir = out
+	}
 	for _, tc := range []struct {
 		name   string
 		counts []int
