@@ -161,6 +161,9 @@ func newCluster(opts Options) (_ *Cluster, err error) {
 		}
 		*bin = path
 	}
+	if err := checkVersion(opts.Server); err != nil {
+		return nil, err
+	}
 	if opts.FirstIP == "" {
 		opts.FirstIP = DefaultFirstIP
 	}
@@ -221,6 +224,24 @@ func newCluster(opts Options) (_ *Cluster, err error) {
 		c.nodes = append(c.nodes, n)
 	}
 	return c, nil
+}
+
+// checkVersion makes sure server is Redis 7.0 or later, which has
+// bind-source-addr (Debian bookworm ships 7.0.15). Without it, a node's
+// outgoing cluster-bus and replication connections would leave from
+// 127.0.0.1, and partitions by source address would miss them.
+func checkVersion(server string) error {
+	out, err := exec.Command(server, "--version").Output()
+	if err != nil {
+		return fmt.Errorf("rediscluster: %s --version: %w", server, err)
+	}
+	// "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 ..."
+	_, v, _ := strings.Cut(string(out), " v=")
+	major, _, _ := strings.Cut(v, ".")
+	if n, err := strconv.Atoi(major); err != nil || n < 7 {
+		return fmt.Errorf("rediscluster: %s is %q: Redis 7.0 or later is needed (bind-source-addr)", server, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // args is node n's command line.
