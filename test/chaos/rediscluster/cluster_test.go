@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flotilla-db/flotilla/test/chaos"
 	"github.com/flotilla-db/flotilla/test/localcluster"
 )
 
@@ -70,7 +71,7 @@ func startCluster(t *testing.T, opts Options) *Cluster {
 	return c
 }
 
-func shards(t *testing.T, c *Cluster) []ShardInfo {
+func shards(t *testing.T, c *Cluster) []chaos.ShardInfo {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -152,8 +153,8 @@ func TestCluster(t *testing.T) {
 	if c.Name() != "redis-cluster" || c.Nodes() != 6 || c.NodeIP(5) != "127.0.0.26" || c.NodeZone(4) != "zone-b" {
 		t.Fatalf("Name %q, Nodes %d, NodeIP(5) %q, NodeZone(4) %q", c.Name(), c.Nodes(), c.NodeIP(5), c.NodeZone(4))
 	}
-	if _, err := c.ConfigLeader(ctx); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("ConfigLeader: %v, want ErrUnsupported", err)
+	if _, err := c.ConfigLeader(ctx); !errors.Is(err, chaos.ErrUnsupported) {
+		t.Errorf("ConfigLeader: %v, want chaos.ErrUnsupported", err)
 	}
 	initial := shards(t, c)
 	checkShape(t, c, initial)
@@ -221,8 +222,8 @@ func TestCluster(t *testing.T) {
 		t.Errorf("paused node %d answered PING", r)
 	}
 	waitHealthy(t, c, 10*time.Second) // it is left out
-	if err := c.Failover(ctx, 1); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("Failover of shard 1 with its replica paused: %v, want ErrUnsupported", err)
+	if err := c.Failover(ctx, 1); !errors.Is(err, chaos.ErrUnsupported) {
+		t.Errorf("Failover of shard 1 with its replica paused: %v, want chaos.ErrUnsupported", err)
 	}
 	if err := c.Resume(r); err != nil {
 		t.Fatal(err)
@@ -290,7 +291,7 @@ func TestAppendFsyncAlways(t *testing.T) {
 
 // checkShape checks the cluster that Start makes: 3 masters, nodes 0-2,
 // covering all slots, each with one replica in another zone.
-func checkShape(t *testing.T, c *Cluster, s []ShardInfo) {
+func checkShape(t *testing.T, c *Cluster, s []chaos.ShardInfo) {
 	t.Helper()
 	if len(s) != 3 {
 		t.Fatalf("%d shards, want 3: %+v", len(s), s)

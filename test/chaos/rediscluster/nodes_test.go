@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/flotilla-db/flotilla/test/chaos"
 )
 
 // sampleNodes is CLUSTER NODES from node 1 of a cluster that redis-cli
@@ -70,7 +72,7 @@ func TestMergeNewestEpochWins(t *testing.T) {
 		n.mu.proc = &process{done: make(chan struct{})}
 	}
 	got := c.shards(merge([][]nodeLine{before, after}))
-	want := []ShardInfo{
+	want := []chaos.ShardInfo{
 		{Slots: [][2]int{{0, 5460}}, Leader: 4},
 		{Slots: [][2]int{{5461, 10922}}, Leader: 1, Replicas: []int{5}},
 		{Slots: [][2]int{{10923, 16383}}, Leader: 2, Replicas: []int{3}},

@@ -9,22 +9,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flotilla-db/flotilla/test/chaos"
 	"github.com/flotilla-db/flotilla/test/localcluster"
 )
 
-// TODO(chaos): once test/chaos/target.go exists, replace ShardInfo and
-// ErrUnsupported with chaos.ShardInfo and chaos.ErrUnsupported and assert
-// var _ chaos.Target = (*Cluster)(nil).
-
-// ShardInfo describes one shard: a master and its slots.
-type ShardInfo struct {
-	Slots    [][2]int // inclusive ranges
-	Leader   int      // node index, -1 if none
-	Replicas []int
-}
-
-// ErrUnsupported is returned for what a target cannot do.
-var ErrUnsupported = errors.New("chaos: not supported by this target")
+// Cluster is a chaos drill target.
+var _ chaos.Target = (*Cluster)(nil)
 
 // probeTimeout bounds one question to one node.
 const probeTimeout = time.Second
@@ -105,7 +95,7 @@ func (c *Cluster) indexOf(ip string) int {
 // killed and no replica has taken over yet); a paused master is still the
 // leader until a replica takes over. Replicas are the nodes that follow
 // the master, running or not.
-func (c *Cluster) Shards(ctx context.Context) ([]ShardInfo, error) {
+func (c *Cluster) Shards(ctx context.Context) ([]chaos.ShardInfo, error) {
 	views := c.views(ctx)
 	var lines [][]nodeLine
 	var errs []error
@@ -122,11 +112,11 @@ func (c *Cluster) Shards(ctx context.Context) ([]ShardInfo, error) {
 	return c.shards(merge(lines)), nil
 }
 
-func (c *Cluster) shards(t *topology) []ShardInfo {
+func (c *Cluster) shards(t *topology) []chaos.ShardInfo {
 	slots, order := t.ranges()
-	var out []ShardInfo
+	var out []chaos.ShardInfo
 	for _, id := range order {
-		s := ShardInfo{Slots: slots[id], Leader: c.indexOf(t.nodes[id].ip)}
+		s := chaos.ShardInfo{Slots: slots[id], Leader: c.indexOf(t.nodes[id].ip)}
 		if s.Leader >= 0 {
 			if running, _ := c.nodes[s.Leader].state(); !running {
 				s.Leader = -1
@@ -145,10 +135,10 @@ func (c *Cluster) shards(t *topology) []ShardInfo {
 	return out
 }
 
-// ConfigLeader returns ErrUnsupported: Redis Cluster has no configuration
-// group; its masters vote on configuration changes.
+// ConfigLeader returns chaos.ErrUnsupported: Redis Cluster has no
+// configuration group; its masters vote on configuration changes.
 func (c *Cluster) ConfigLeader(ctx context.Context) (int, error) {
-	return -1, ErrUnsupported
+	return -1, chaos.ErrUnsupported
 }
 
 // WaitHealthy waits until every running, unpaused node says
@@ -216,8 +206,8 @@ func (c *Cluster) unhealthy(ctx context.Context) string {
 // index in Shards' order), which takes over from its master with the
 // master's agreement, and returns once the replica says it is a master. A
 // manual failover needs both to answer: when the master or every replica is
-// killed or paused, Failover returns an error wrapping ErrUnsupported at
-// once. It gives up when ctx ends, or 10 s after sending the command (Redis
+// killed or paused, Failover returns an error wrapping
+// chaos.ErrUnsupported at once. It gives up when ctx ends, or 10 s after sending the command (Redis
 // itself abandons a manual failover after 5 s).
 func (c *Cluster) Failover(ctx context.Context, shard int) error {
 	shards, err := c.Shards(ctx)
@@ -229,10 +219,10 @@ func (c *Cluster) Failover(ctx context.Context, shard int) error {
 	}
 	s := shards[shard]
 	if s.Leader < 0 {
-		return fmt.Errorf("%w: the master of shard %d is down", ErrUnsupported, shard)
+		return fmt.Errorf("%w: the master of shard %d is down", chaos.ErrUnsupported, shard)
 	}
 	if _, paused := c.nodes[s.Leader].state(); paused {
-		return fmt.Errorf("%w: the master of shard %d is paused", ErrUnsupported, shard)
+		return fmt.Errorf("%w: the master of shard %d is paused", chaos.ErrUnsupported, shard)
 	}
 	r := -1
 	for _, i := range s.Replicas {
@@ -242,7 +232,7 @@ func (c *Cluster) Failover(ctx context.Context, shard int) error {
 		}
 	}
 	if r < 0 {
-		return fmt.Errorf("%w: shard %d has no running replica", ErrUnsupported, shard)
+		return fmt.Errorf("%w: shard %d has no running replica", chaos.ErrUnsupported, shard)
 	}
 	n := c.nodes[r]
 	if _, err := do(ctx, n.addr, "CLUSTER", "FAILOVER"); err != nil {
