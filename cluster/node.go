@@ -659,6 +659,9 @@ func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {
 	if n.s.cfg.Bool("read-lease") {
 		rep.ReadLease = n.readLease()
 	}
+	// Leaders heartbeat every tenth of the heartbeat timeout; five
+	// missed in a row and the leader is presumed gone.
+	rep.LeaderSilence = n.timing.Heartbeat / 2
 	rep.BeginWrite()
 	rep.DB().SetConfig(n.s.cfg.EngineConfig())
 	rep.EndWrite()

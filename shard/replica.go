@@ -40,8 +40,12 @@ type Replica struct {
 	// round of heartbeats for that long after the start of a round that
 	// confirmed its leadership (see LeaseHolds). Set before Start.
 	ReadLease time.Duration
-	lease     atomic.Pointer[readLease]
-	leaseMu   sync.Mutex // orders lease grants against transfers
+	// LeaderSilence, when positive, is how long a follower goes without
+	// hearing from its leader before it stops naming it (see Leader). Set
+	// before Start.
+	LeaderSilence time.Duration
+	lease         atomic.Pointer[readLease]
+	leaseMu       sync.Mutex // orders lease grants against transfers
 	// noLeaseUntil: no lease is granted by a round that starts before
 	// this time (a leadership transfer voids leases; see
 	// TransferLeadership).
@@ -159,8 +163,22 @@ func (r *Replica) IsLeader() bool {
 	return r.Group.IsLeader() && r.readyTerm.Load() == r.Group.Raft.CurrentTerm()
 }
 
-// Leader returns the node ID of the shard's leader as known here.
-func (r *Replica) Leader() string { return r.Group.Leader() }
+// Leader returns the node ID of the shard's leader as known here, or ""
+// when none is: also when this follower has not heard from its leader for
+// LeaderSilence, since that leader has probably failed and an election is
+// on. Clients are then held until the new leader is known, instead of
+// being sent -MOVED to a dead node (go-redis would follow it, fail to
+// dial, and reload the slots from a node that still names the dead one).
+func (r *Replica) Leader() string {
+	l := r.Group.Leader()
+	if l == "" || r.LeaderSilence <= 0 || r.Group.IsLeader() {
+		return l
+	}
+	if time.Since(r.Group.Raft.LastContact()) > r.LeaderSilence {
+		return ""
+	}
+	return l
+}
 
 // ConfirmRead returns once this node is confirmed leader, ready, by a
 // round of heartbeats that started after the call: whatever write was
