@@ -164,11 +164,16 @@ func (c *conn) setProto(v int) {
 
 func (c *conn) serve() {
 	defer c.close()
+	// deadline: a read deadline may be set (the idle timeout); clearing
+	// one costs a runtime call, so it is done only then.
+	deadline := false
 	for {
 		if t := c.s.cfg.Int("timeout"); t > 0 && c.subCount.Load() == 0 {
 			c.nc.SetReadDeadline(time.Now().Add(time.Duration(t) * time.Second))
-		} else {
+			deadline = true
+		} else if deadline {
 			c.nc.SetReadDeadline(time.Time{})
+			deadline = false
 		}
 		c.rd.SetAuthRequired(!c.authed)
 		reqs, err := c.rd.ReadCommands()
