@@ -10,7 +10,7 @@ ZONES    ?= 3
 CLUSTER_DIR := .cluster
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build tools test test-race fuzz lint bench failover cluster cluster-down clean
+.PHONY: all build tools test test-race fuzz lint bench failover chaos cluster cluster-down clean
 
 all: build
 
@@ -18,11 +18,12 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 # Debian's redis-tools (redis-cli, redis-benchmark) and redis-server: the
-# tests use them as real clients and as the reference Redis.
+# tests use them as real clients and as the reference Redis. iptables: the
+# chaos drills' partitions.
 tools:
-	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v tmux >/dev/null; then \
-		echo "installing Debian's redis-server and redis-tools"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools tmux >/dev/null; \
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v tmux >/dev/null || ! { command -v iptables || test -x /usr/sbin/iptables; } >/dev/null; then \
+		echo "installing Debian's redis-server, redis-tools and iptables"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server redis-tools tmux iptables >/dev/null; \
 	fi
 
 # The default suite: formatting, vet, every test with the race detector
@@ -66,6 +67,23 @@ bench: tools build
 # through a go-redis ClusterClient; fails when the median is above 2 s.
 failover: tools
 	FAILOVER_KILLS=$(or $(KILLS),10) $(GO) test ./test/integration -run TestFailoverTimes -count=1 -v -timeout 20m
+
+# The chaos drills (cmd/flotilla-chaos, test/chaos/README.md): TARGET
+# (flotilla, redis or both) under load from many clients while FAULTS (all,
+# or a list like kill-leader,partition-*) are injected one at a time for
+# DURATION, then every acknowledged write, the register histories
+# (porcupine), counters, lists, transfers and the slot map are checked.
+# NODES Flotilla nodes in ZONES zones (3 and 3: zone loss is then the loss
+# of one node; NODES=6 loses two at once). SEED 0 picks one and prints it.
+# Partition faults need root and iptables (make tools installs it); without
+# them they are skipped. Tables on stdout; report.json, timeline.png and the
+# node logs under test/chaos/out/<time>/. CHAOSFLAGS adds flags.
+DURATION ?= 5m
+FAULTS   ?= all
+SEED     ?= 0
+TARGET   ?= flotilla
+chaos: tools build
+	$(BIN)/flotilla-chaos -target $(TARGET) -duration $(DURATION) -faults '$(FAULTS)' -nodes $(NODES) -zones $(ZONES) -seed $(SEED) -bin $(BIN)/flotilla $(CHAOSFLAGS)
 
 # A local cluster of NODES nodes in ZONES zones, on 127.0.0.11, 127.0.0.12,
 # ... with the ports 6379/16379/7946/9121 each, data and logs in

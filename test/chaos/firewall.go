@@ -1,0 +1,231 @@
+package chaos
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// chainPrefix names the iptables chains of the drills. Each run has its own
+// chain, FLOTILLA-CHAOS-<pid>, so that two drills on one machine (on
+// different addresses) do not remove each other's rules; a chain whose
+// process is gone is stale and removed when the next Firewall opens.
+const chainPrefix = "FLOTILLA-CHAOS-"
+
+// ErrNoFirewall is returned by OpenFirewall when partitions cannot be made:
+// not root, or no working iptables. Partition faults are then skipped.
+var ErrNoFirewall = errors.New("chaos: iptables unavailable")
+
+// Firewall cuts traffic between loopback addresses with iptables: a
+// dedicated chain, jumped to from INPUT and OUTPUT, holds one DROP rule per
+// cut direction (-s from -d to). Every rule goes away with Close, which the
+// runner defers and also calls on SIGINT/SIGTERM. Safe for concurrent use.
+type Firewall struct {
+	bin   string
+	chain string
+
+	mu struct {
+		sync.Mutex
+		closed bool
+		drops  map[[2]string]int // (from, to) → references
+	}
+}
+
+// OpenFirewall checks that iptables works here (root, a usable backend),
+// removes the chains of drills that are no longer running, and makes this
+// run's chain. The error wraps ErrNoFirewall when partitions are not
+// possible.
+func OpenFirewall() (*Firewall, error) {
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("%w: not root (partitions need iptables as root)", ErrNoFirewall)
+	}
+	bin, err := exec.LookPath("iptables")
+	if err != nil {
+		return nil, fmt.Errorf("%w: iptables not installed (make tools installs it)", ErrNoFirewall)
+	}
+	fw := &Firewall{bin: bin, chain: chainPrefix + strconv.Itoa(os.Getpid())}
+	fw.mu.drops = map[[2]string]int{}
+	if _, err := fw.run("-L", "OUTPUT", "-n"); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoFirewall, err)
+	}
+	fw.removeStale()
+	// A chain left by an earlier process with our pid: start clean.
+	fw.removeChain(fw.chain)
+	if _, err := fw.run("-N", fw.chain); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoFirewall, err)
+	}
+	for _, hook := range []string{"INPUT", "OUTPUT"} {
+		if _, err := fw.run("-I", hook, "1", "-j", fw.chain); err != nil {
+			fw.removeChain(fw.chain)
+			return nil, fmt.Errorf("%w: %v", ErrNoFirewall, err)
+		}
+	}
+	return fw, nil
+}
+
+// Chain is the name of this run's chain.
+func (fw *Firewall) Chain() string { return fw.chain }
+
+// run runs iptables with args (waiting for the xtables lock).
+func (fw *Firewall) run(args ...string) (string, error) {
+	out, err := exec.Command(fw.bin, append([]string{"-w", "5"}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("iptables %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return string(out), nil
+}
+
+// removeStale removes the chains FLOTILLA-CHAOS-<pid> whose process is gone,
+// and the bare FLOTILLA-CHAOS chain older drills may have left.
+func (fw *Firewall) removeStale() {
+	out, err := fw.run("-S")
+	if err != nil {
+		return
+	}
+	for _, chain := range staleChains(out, processAlive) {
+		fw.removeChain(chain)
+	}
+}
+
+// staleChains returns the drill chains declared in iptables -S output whose
+// owner is not alive.
+func staleChains(listing string, alive func(pid int) bool) []string {
+	var out []string
+	for _, line := range strings.Split(listing, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 || f[0] != "-N" {
+			continue
+		}
+		chain := f[1]
+		if chain == strings.TrimSuffix(chainPrefix, "-") {
+			out = append(out, chain)
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimPrefix(chain, chainPrefix))
+		if !strings.HasPrefix(chain, chainPrefix) || err != nil {
+			continue
+		}
+		if !alive(pid) {
+			out = append(out, chain)
+		}
+	}
+	return out
+}
+
+func processAlive(pid int) bool {
+	if pid == os.Getpid() {
+		return true
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// removeChain unhooks chain from INPUT and OUTPUT (every jump to it),
+// flushes it and deletes it. Errors are ignored: the chain may not exist.
+func (fw *Firewall) removeChain(chain string) {
+	for _, hook := range []string{"INPUT", "OUTPUT"} {
+		for i := 0; i < 16; i++ {
+			if _, err := fw.run("-D", hook, "-j", chain); err != nil {
+				break
+			}
+		}
+	}
+	fw.run("-F", chain)
+	fw.run("-X", chain)
+}
+
+// Drop cuts the traffic from address from to address to (one direction).
+// Cuts are counted: the same cut made twice needs two Allows.
+func (fw *Firewall) Drop(from, to string) error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.mu.closed {
+		return errors.New("chaos: firewall closed")
+	}
+	k := [2]string{from, to}
+	if fw.mu.drops[k] == 0 {
+		if _, err := fw.run("-A", fw.chain, "-s", from, "-d", to, "-j", "DROP"); err != nil {
+			return err
+		}
+	}
+	fw.mu.drops[k]++
+	return nil
+}
+
+// Allow undoes one Drop(from, to).
+func (fw *Firewall) Allow(from, to string) error {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	k := [2]string{from, to}
+	if fw.mu.closed || fw.mu.drops[k] == 0 {
+		return nil
+	}
+	fw.mu.drops[k]--
+	if fw.mu.drops[k] > 0 {
+		return nil
+	}
+	delete(fw.mu.drops, k)
+	_, err := fw.run("-D", fw.chain, "-s", from, "-d", to, "-j", "DROP")
+	return err
+}
+
+// Partition cuts every pair (a in side1, b in side2) in both directions
+// and returns the func that heals exactly those cuts.
+func (fw *Firewall) Partition(side1, side2 []string) (heal func() error, err error) {
+	var made [][2]string
+	heal = func() error {
+		var errs []error
+		for _, c := range made {
+			errs = append(errs, fw.Allow(c[0], c[1]))
+		}
+		made = nil
+		return errors.Join(errs...)
+	}
+	for _, a := range side1 {
+		for _, b := range side2 {
+			for _, c := range [][2]string{{a, b}, {b, a}} {
+				if err := fw.Drop(c[0], c[1]); err != nil {
+					return nil, errors.Join(err, heal())
+				}
+				made = append(made, c)
+			}
+		}
+	}
+	return heal, nil
+}
+
+// Rules returns the DROP rules in place now, as "from>to".
+func (fw *Firewall) Rules() []string {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	var out []string
+	for k := range fw.mu.drops {
+		out = append(out, k[0]+">"+k[1])
+	}
+	return out
+}
+
+// Close removes every rule and the chain. It is idempotent and safe to
+// call from a signal handler's goroutine while faults are active.
+func (fw *Firewall) Close() error {
+	if fw == nil {
+		return nil
+	}
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	if fw.mu.closed {
+		return nil
+	}
+	fw.mu.closed = true
+	fw.mu.drops = nil
+	fw.removeChain(fw.chain)
+	if out, err := fw.run("-S"); err == nil && strings.Contains(out, fw.chain) {
+		return fmt.Errorf("chaos: chain %s still present after cleanup", fw.chain)
+	}
+	return nil
+}

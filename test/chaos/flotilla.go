@@ -1,0 +1,349 @@
+package chaos
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilla-db/flotilla/test/localcluster"
+)
+
+// FlotillaOptions say what Flotilla cluster StartFlotilla runs.
+type FlotillaOptions struct {
+	// Bin is the flotilla binary (make build puts it in bin/flotilla).
+	Bin string
+	// Nodes and Zones: 3 and 3 when zero; node i is in zone i%Zones.
+	Nodes, Zones int
+	// FirstIP is node 0's address, 127.0.0.11 when empty. Partitions cut
+	// every packet between node addresses, so a drill needs addresses no
+	// other cluster uses meanwhile.
+	FirstIP string
+	// BaseDir holds the nodes' data (a temporary directory when empty),
+	// LogDir their logs (beside the data when empty).
+	BaseDir, LogDir string
+	// Args are more flotilla flags for every node.
+	Args []string
+}
+
+// FlotillaTarget is a Flotilla cluster run by package localcluster: one
+// process per node on its own loopback address. Safe for concurrent use.
+type FlotillaTarget struct {
+	c   *localcluster.Cluster
+	ids []string // node IDs (CLUSTER MYID), by index
+}
+
+var _ Target = (*FlotillaTarget)(nil)
+
+// StartFlotilla starts a Flotilla cluster and returns once every slot is
+// served. Close stops it.
+func StartFlotilla(ctx context.Context, o FlotillaOptions) (*FlotillaTarget, error) {
+	if o.Zones <= 0 {
+		o.Zones = 3
+	}
+	c, err := localcluster.Start(localcluster.Options{
+		Bin: o.Bin, Nodes: o.Nodes, Zones: o.Zones, FirstIP: o.FirstIP,
+		BaseDir: o.BaseDir, LogDir: o.LogDir, Args: o.Args,
+		StopTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t := &FlotillaTarget{c: c}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := t.WaitHealthy(wctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	for i := 0; i < c.Len(); i++ {
+		id, err := localcluster.Do(c.Addr(i), 2*time.Second, "CLUSTER", "MYID")
+		if err != nil {
+			c.Close()
+			return nil, fmt.Errorf("chaos: CLUSTER MYID on node%d: %w", i+1, err)
+		}
+		t.ids = append(t.ids, id)
+	}
+	return t, nil
+}
+
+// Cluster is the underlying local cluster (logs, ports, node state).
+func (t *FlotillaTarget) Cluster() *localcluster.Cluster { return t.c }
+
+func (t *FlotillaTarget) Name() string            { return "flotilla" }
+func (t *FlotillaTarget) Addrs() []string         { return t.c.Addrs() }
+func (t *FlotillaTarget) Nodes() int              { return t.c.Len() }
+func (t *FlotillaTarget) NodeIP(i int) string     { return t.c.Node(i).IP }
+func (t *FlotillaTarget) NodeZone(i int) string   { return t.c.Node(i).Zone }
+func (t *FlotillaTarget) Kill(i int) error        { return t.c.Kill(i) }
+func (t *FlotillaTarget) Restart(i int) error     { return t.c.Restart(i) }
+func (t *FlotillaTarget) Pause(i int) error       { return t.c.Pause(i) }
+func (t *FlotillaTarget) Resume(i int) error      { return t.c.Resume(i) }
+func (t *FlotillaTarget) Close() error            { return t.c.Close() }
+func (t *FlotillaTarget) LogFile(i int) string    { return t.c.Node(i).LogFile }
+func (t *FlotillaTarget) LogTail(i, n int) string { return t.c.LogTail(i, n) }
+
+// RestartAll kills every node with SIGKILL, as a power cut would, then
+// starts them all.
+func (t *FlotillaTarget) RestartAll() error {
+	if err := t.c.KillAll(); err != nil {
+		return err
+	}
+	return t.c.StartAll()
+}
+
+// WaitHealthy waits until every running node says cluster_state:ok.
+func (t *FlotillaTarget) WaitHealthy(ctx context.Context) error {
+	timeout := 2 * time.Minute
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	return t.c.WaitReady(timeout)
+}
+
+// Down returns the nodes that are not running.
+func (t *FlotillaTarget) Down() []int {
+	var out []int
+	for i := 0; i < t.c.Len(); i++ {
+		if !t.c.Node(i).Running {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// indexOfAddr maps a host:port (or host) to a node index, -1 if none.
+func (t *FlotillaTarget) indexOfAddr(addr string) int {
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	for i := 0; i < t.c.Len(); i++ {
+		if t.c.Node(i).IP == host {
+			return i
+		}
+	}
+	return -1
+}
+
+// running are the indexes of the nodes that run and are not paused.
+func (t *FlotillaTarget) running() []int {
+	var out []int
+	for i := 0; i < t.c.Len(); i++ {
+		if n := t.c.Node(i); n.Running && !n.Paused {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Shards asks every running node for CLUSTER SHARDS. A shard's leader is
+// the node that names itself its master (it knows it leads); when none
+// does, the master most nodes name.
+func (t *FlotillaTarget) Shards(ctx context.Context) ([]ShardInfo, error) {
+	type view struct {
+		asker  int
+		shards []redis.ClusterShard
+	}
+	var views []view
+	var lastErr error
+	for _, i := range t.running() {
+		cl := redis.NewClient(&redis.Options{Addr: t.c.Addr(i), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
+		shards, err := cl.ClusterShards(ctx).Result()
+		cl.Close()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		views = append(views, view{i, shards})
+	}
+	if len(views) == 0 {
+		if lastErr == nil {
+			lastErr = errors.New("no node running")
+		}
+		return nil, fmt.Errorf("chaos: CLUSTER SHARDS: %w", lastErr)
+	}
+	// Shards are keyed by their first slot: slots do not move yet.
+	type acc struct {
+		info  ShardInfo
+		self  int
+		votes map[int]int
+	}
+	byStart := map[int]*acc{}
+	var starts []int
+	for _, v := range views {
+		for _, sh := range v.shards {
+			if len(sh.Slots) == 0 {
+				continue
+			}
+			start := int(sh.Slots[0].Start)
+			a := byStart[start]
+			if a == nil {
+				a = &acc{self: -1, votes: map[int]int{}}
+				for _, r := range sh.Slots {
+					a.info.Slots = append(a.info.Slots, [2]int{int(r.Start), int(r.End)})
+				}
+				byStart[start] = a
+				starts = append(starts, start)
+			}
+			for _, n := range sh.Nodes {
+				idx := t.indexOfAddr(n.IP)
+				if n.Role != "master" || idx < 0 {
+					continue
+				}
+				a.votes[idx]++
+				if idx == v.asker {
+					a.self = idx
+				}
+			}
+			if len(a.info.Replicas) == 0 {
+				for _, n := range sh.Nodes {
+					if idx := t.indexOfAddr(n.IP); idx >= 0 {
+						a.info.Replicas = append(a.info.Replicas, idx)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(starts)
+	out := make([]ShardInfo, 0, len(starts))
+	for _, s := range starts {
+		a := byStart[s]
+		leader := a.self
+		if leader < 0 {
+			best := 0
+			for idx, n := range a.votes {
+				if n > best || n == best && idx < leader {
+					leader, best = idx, n
+				}
+			}
+		}
+		a.info.Leader = leader
+		members := a.info.Replicas
+		a.info.Replicas = nil
+		for _, m := range members {
+			if m != leader {
+				a.info.Replicas = append(a.info.Replicas, m)
+			}
+		}
+		out = append(out, a.info)
+	}
+	return out, nil
+}
+
+// ConfigLeader scrapes the running nodes' metrics: the node whose replica
+// of the configuration group is in state leader; failing that, the node
+// named by flotilla_raft_leader_info{shard="config"} on most nodes.
+func (t *FlotillaTarget) ConfigLeader(ctx context.Context) (int, error) {
+	port := t.c.Ports().Metrics
+	if port == 0 {
+		return -1, fmt.Errorf("%w: metrics endpoint disabled", ErrUnsupported)
+	}
+	votes := map[int]int{}
+	var lastErr error
+	for _, i := range t.running() {
+		self, leaderID, err := scrapeConfigLeader(ctx, net.JoinHostPort(t.c.Node(i).IP, strconv.Itoa(port)))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if self {
+			return i, nil
+		}
+		if j := slices.Index(t.ids, leaderID); j >= 0 {
+			votes[j]++
+		}
+	}
+	best, leader := 0, -1
+	for j, n := range votes {
+		if n > best {
+			best, leader = n, j
+		}
+	}
+	if leader >= 0 {
+		return leader, nil
+	}
+	if lastErr == nil {
+		lastErr = errors.New("no node knows the configuration group's leader")
+	}
+	return -1, fmt.Errorf("chaos: config leader: %w", lastErr)
+}
+
+// scrapeConfigLeader reads one node's /metrics: whether it leads the
+// configuration group, and whom it knows as its leader.
+func scrapeConfigLeader(ctx context.Context, hostport string) (self bool, leaderID string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+hostport+"/metrics", nil)
+	if err != nil {
+		return false, "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false, "", err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.Contains(line, `shard="config"`) || !strings.HasSuffix(line, " 1") {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "flotilla_raft_state{") && strings.Contains(line, `state="leader"`):
+			self = true
+		case strings.HasPrefix(line, "flotilla_raft_leader_info{"):
+			if _, rest, ok := strings.Cut(line, `leader_id="`); ok {
+				leaderID, _, _ = strings.Cut(rest, `"`)
+			}
+		}
+	}
+	return self, leaderID, sc.Err()
+}
+
+// Failover makes a replica of the shard take over its leadership with
+// CLUSTER FAILOVER. A Flotilla node given CLUSTER FAILOVER takes over the
+// lowest-numbered shard it follows, so only a replica for which this shard
+// is that one can do it; when none can, the error wraps ErrUnsupported.
+func (t *FlotillaTarget) Failover(ctx context.Context, shard int) error {
+	shards, err := t.Shards(ctx)
+	if err != nil {
+		return err
+	}
+	if shard < 0 || shard >= len(shards) {
+		return fmt.Errorf("chaos: no shard %d", shard)
+	}
+	live := t.running()
+	for _, r := range shards[shard].Replicas {
+		if !slices.Contains(live, r) {
+			continue
+		}
+		first := -1
+		for j, sh := range shards {
+			if sh.Leader != r && (slices.Contains(sh.Replicas, r)) {
+				first = j
+				break
+			}
+		}
+		if first != shard {
+			continue
+		}
+		cl := redis.NewClient(&redis.Options{Addr: t.c.Addr(r), MaxRetries: -1, ReadTimeout: 10 * time.Second})
+		err := cl.ClusterFailover(ctx).Err()
+		cl.Close()
+		if err != nil {
+			return fmt.Errorf("chaos: CLUSTER FAILOVER on node%d: %w", r+1, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: no replica of shard %d follows it first", ErrUnsupported, shard)
+}

@@ -1,0 +1,360 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config says how to run a drill.
+type Config struct {
+	// Target is the cluster under test, already started and healthy.
+	Target Target
+	// Faults are injected one at a time, in rounds: each round runs every
+	// fault once, in a random order.
+	Faults []Fault
+	// Workloads drive the cluster meanwhile: DefaultWorkloads when nil.
+	Workloads []Workload
+	// Duration is how long faults are injected.
+	Duration time.Duration
+	// Once runs each fault once, in the order given, instead of random
+	// rounds for Duration: a fixed schedule, for CI.
+	Once bool
+	// Seed drives every random choice of the run (the faults' order and
+	// victims, the clients' keys); the same seed replays the same choices
+	// as far as the cluster's own timing allows.
+	Seed uint64
+	// OutDir receives report.json, the timeline and porcupine's HTML.
+	OutDir string
+
+	// Clients is the total number of clients over the workloads: 16 when
+	// zero. Rate is each client's operations per second: 20 when zero.
+	Clients int
+	Rate    float64
+	// ReadTimeout is the clients' wait for a reply: DefaultReadTimeout
+	// when zero.
+	ReadTimeout time.Duration
+
+	// Warmup is the load before the first fault (3 s when zero); Gap the
+	// quiet time between faults, a random time in [MinGap, MaxGap] (2-5 s
+	// when zero) after the cluster is healthy again.
+	Warmup         time.Duration
+	MinGap, MaxGap time.Duration
+	// HealthyTimeout bounds the wait for a healthy cluster after a fault
+	// is healed (60 s when zero); Settle is the load after the last fault
+	// and the pause before the checks (5 s when zero).
+	HealthyTimeout time.Duration
+	Settle         time.Duration
+
+	// Logf reports progress; nil is silent.
+	Logf func(format string, args ...any)
+	// Timeline, when set, draws the writes per bucket with the faults
+	// marked (package timeline's Render) into OutDir/timeline.png.
+	Timeline func(path, title string, bucket time.Duration, counts []int, marks []Mark) error
+	// Zones is reported (the target's zone count is computed when zero).
+	Zones int
+}
+
+// bucket is the timeline's resolution.
+const bucket = 100 * time.Millisecond
+
+// clientWeights share Config.Clients among the default workloads.
+var clientWeights = map[string]int{"unique-keys": 3, "registers": 2}
+
+// Run runs a drill: load, faults for cfg.Duration, healing, settling,
+// checks. It returns the report (also written to cfg.OutDir) even when the
+// run is interrupted through ctx; the error is for a drill that could not
+// run at all.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	t := cfg.Target
+	quietGoRedis()
+	if cfg.Workloads == nil {
+		cfg.Workloads = DefaultWorkloads()
+	}
+	if cfg.Clients <= 0 {
+		cfg.Clients = 16
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 20
+	}
+	cfg.Warmup = cmpOr(cfg.Warmup, 3*time.Second)
+	cfg.MinGap = cmpOr(cfg.MinGap, 2*time.Second)
+	cfg.MaxGap = max(cmpOr(cfg.MaxGap, 5*time.Second), cfg.MinGap)
+	cfg.HealthyTimeout = cmpOr(cfg.HealthyTimeout, time.Minute)
+	cfg.Settle = cmpOr(cfg.Settle, 5*time.Second)
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if cfg.OutDir != "" {
+		if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	rep := &Report{Target: t.Name(), Seed: cfg.Seed, Nodes: t.Nodes(), Zones: cfg.Zones, Started: time.Now()}
+	if rep.Zones == 0 {
+		rep.Zones = len(zones(t))
+	}
+
+	// Faults that cannot run here are skipped, saying why.
+	var faults []Fault
+	for _, f := range cfg.Faults {
+		rep.Requested = append(rep.Requested, f.Name())
+		if s, ok := f.(Skipper); ok {
+			if why := s.Skip(t); why != "" {
+				rep.Skipped = append(rep.Skipped, f.Name()+": "+why)
+				logf("skipping %s: %s", f.Name(), why)
+				continue
+			}
+		}
+		faults = append(faults, f)
+	}
+
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HealthyTimeout)
+	err := t.WaitHealthy(hctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("chaos: %s not healthy before the drill: %w", t.Name(), err)
+	}
+
+	// The workloads.
+	cc := newClusterClient(t.Addrs(), 32, cmpOr(cfg.ReadTimeout, DefaultReadTimeout))
+	defer cc.Close()
+	rec := NewRecorder(rep.Started)
+	prefix := fmt.Sprintf("chaos%d.%d", cfg.Seed%100000, rep.Started.Unix()%100000)
+	envs := make([]*WorkEnv, len(cfg.Workloads))
+	shares := shareClients(cfg.Workloads, cfg.Clients)
+	for i, wl := range cfg.Workloads {
+		envs[i] = &WorkEnv{Client: cc, Recorder: rec, Prefix: prefix, Clients: shares[i], Rate: cfg.Rate,
+			Seed: cfg.Seed + uint64(i)*1_000_003, OutDir: cfg.OutDir, Logf: logf}
+		envs[i].nextCID.Store(int64(i) * 1_000_000)
+		if err := wl.Setup(ctx, envs[i]); err != nil {
+			return nil, err
+		}
+	}
+	loadCtx, stopLoad := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoad()
+	for i, wl := range cfg.Workloads {
+		wl.Run(loadCtx, envs[i])
+	}
+	if cfg.Once {
+		logf("%s: %d clients at %.0f ops/s each; %d faults, once each", t.Name(), cfg.Clients, cfg.Rate, len(faults))
+	} else {
+		logf("%s: %d clients at %.0f ops/s each; faults for %s, %d kinds", t.Name(), cfg.Clients, cfg.Rate, cfg.Duration, len(faults))
+	}
+
+	// The faults.
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0xc4a05))
+	sleep(ctx, cfg.Warmup)
+	faultStart := time.Now()
+	var queue []Fault
+	if cfg.Once {
+		queue = slices.Clone(faults)
+	}
+	for n := 1; ctx.Err() == nil && len(faults) > 0; n++ {
+		if cfg.Once && len(queue) == 0 || !cfg.Once && time.Since(faultStart) >= cfg.Duration {
+			break
+		}
+		if len(queue) == 0 {
+			queue = slices.Clone(faults)
+			rng.Shuffle(len(queue), func(i, j int) { queue[i], queue[j] = queue[j], queue[i] })
+		}
+		f := queue[0]
+		queue = queue[1:]
+		fr := FaultRecord{N: n, Name: f.Name(), Start: rec.Now().Seconds()}
+		inj, err := f.Inject(ctx, t, rng)
+		if err != nil {
+			fr.End, fr.Error = fr.Start, err.Error()
+			logf("#%d %s: %v", n, f.Name(), err)
+		} else {
+			fr.Desc, fr.affected = inj.Desc, inj.Affected
+			for _, sh := range inj.Affected {
+				fr.Affected = append(fr.Affected, sh...)
+			}
+			logf("#%d %s: %s (for %s)", n, f.Name(), inj.Desc, inj.Hold.Round(100*time.Millisecond))
+			sleep(ctx, inj.Hold)
+			if inj.Heal != nil {
+				if err := inj.Heal(context.WithoutCancel(ctx)); err != nil {
+					fr.Error = "heal: " + err.Error()
+					logf("#%d %s: heal: %v", n, f.Name(), err)
+				}
+			}
+			fr.End = rec.Now().Seconds()
+		}
+		// Healthy again before the next fault.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HealthyTimeout)
+		err = t.WaitHealthy(hctx)
+		cancel()
+		if err != nil {
+			rep.Health = append(rep.Health, fmt.Sprintf("after #%d %s: %v", n, f.Name(), err))
+			logf("#%d %s: not healthy: %v", n, f.Name(), err)
+			restartDown(t, logf)
+		} else {
+			fr.Healthy = rec.Now().Seconds()
+		}
+		rep.Faults = append(rep.Faults, fr)
+		sleep(ctx, between(rng, cfg.MinGap, cfg.MaxGap))
+	}
+	faultEnd := time.Now()
+	rep.FaultPhase = faultEnd.Sub(faultStart).Seconds()
+	rep.Interrupted = ctx.Err() != nil
+
+	// Settle: the load goes on for a while on the healed cluster, then
+	// stops, and the checks start after a pause.
+	cctx := context.WithoutCancel(ctx)
+	hctx, cancel = context.WithTimeout(cctx, cfg.HealthyTimeout)
+	if err := t.WaitHealthy(hctx); err != nil {
+		rep.Health = append(rep.Health, fmt.Sprintf("after the last fault: %v", err))
+	}
+	cancel()
+	if !rep.Interrupted {
+		time.Sleep(cfg.Settle)
+	}
+	loadEnd := rec.Now()
+	stopLoad()
+	for _, e := range envs {
+		e.Wait()
+	}
+	logf("load stopped; checking")
+	time.Sleep(cfg.Settle)
+	hctx, cancel = context.WithTimeout(cctx, cfg.HealthyTimeout)
+	if err := t.WaitHealthy(hctx); err != nil {
+		rep.Health = append(rep.Health, fmt.Sprintf("before the checks: %v", err))
+	}
+	cancel()
+
+	// The checks.
+	rep.SlotOwners = CheckSlotOwners(cctx, t.Addrs(), 30*time.Second)
+	var wg sync.WaitGroup
+	rep.Workloads = make([]WorkloadResult, len(cfg.Workloads))
+	for i, wl := range cfg.Workloads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := wl.Check(cctx, envs[i])
+			if kinds := envs[i].ErrorKinds(4); len(kinds) > 0 {
+				res.Notes = append(res.Notes, "write errors: "+strings.Join(kinds, "; "))
+			}
+			rep.Workloads[i] = res
+		}()
+	}
+	wg.Wait()
+	rep.Linearizable = "n/a"
+	for _, wl := range rep.Workloads {
+		rep.LostAcked += wl.Lost
+		if wl.Linearizable != "" {
+			rep.Linearizable = wl.Linearizable
+		}
+		for _, e := range wl.Evidence {
+			rep.Files = append(rep.Files, e)
+		}
+	}
+
+	// Recovery: from each fault's injection to the next one (or the end
+	// of the load).
+	var recs []float64
+	for i := range rep.Faults {
+		f := &rep.Faults[i]
+		if f.Error != "" && f.affected == nil {
+			continue
+		}
+		to := loadEnd
+		if i+1 < len(rep.Faults) {
+			to = secs(rep.Faults[i+1].Start)
+		}
+		f.Recovery = rec.Outage(f.affected, secs(f.Start), to).Round(10 * time.Millisecond).Seconds()
+		recs = append(recs, f.Recovery)
+	}
+	if len(recs) > 0 {
+		slices.Sort(recs)
+		rep.RecoveryMedian, rep.RecoveryMax = recs[len(recs)/2], recs[len(recs)-1]
+	}
+	rep.Writes = Timeline{Start: rep.Started, BucketMS: int(bucket / time.Millisecond), Counts: rec.Buckets(bucket, loadEnd)}
+	rep.Total = time.Since(rep.Started).Seconds()
+	rep.Passed = rep.LostAcked == 0 && rep.Linearizable != "illegal" && len(rep.SlotOwners) == 0 && len(rep.Health) == 0
+	for _, wl := range rep.Workloads {
+		rep.Passed = rep.Passed && wl.Passed()
+	}
+
+	if cfg.OutDir != "" {
+		if cfg.Timeline != nil {
+			png := filepath.Join(cfg.OutDir, "timeline.png")
+			title := fmt.Sprintf("%s: acknowledged writes per %s, seed %d", t.Name(), bucket, cfg.Seed)
+			if err := cfg.Timeline(png, title, bucket, rep.Writes.Counts, rep.Marks()); err != nil {
+				logf("timeline: %v", err)
+			} else {
+				rep.Files = append(rep.Files, png)
+			}
+		}
+		js := filepath.Join(cfg.OutDir, "report.json")
+		rep.Files = append(rep.Files, js)
+		if err := rep.WriteJSON(js); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// shareClients splits total clients over the workloads by clientWeights
+// (1 for a workload not listed), each getting at least one.
+func shareClients(wls []Workload, total int) []int {
+	w := make([]int, len(wls))
+	sum := 0
+	for i, wl := range wls {
+		w[i] = 1
+		if v, ok := clientWeights[wl.Name()]; ok {
+			w[i] = v
+		}
+		sum += w[i]
+	}
+	out := make([]int, len(wls))
+	given := 0
+	for i := range wls {
+		out[i] = max(1, total*w[i]/sum)
+		given += out[i]
+	}
+	// What rounding left goes to the first workloads.
+	for i := 0; given < total; i = (i + 1) % len(out) {
+		out[i]++
+		given++
+	}
+	return out
+}
+
+// DownReporter is implemented by targets that can tell which nodes are not
+// running although no fault holds them down: nodes that exited by
+// themselves.
+type DownReporter interface {
+	Down() []int
+}
+
+// restartDown starts again the nodes that are down, so that the drill goes
+// on after a crash (which the report already records).
+func restartDown(t Target, logf func(string, ...any)) {
+	d, ok := t.(DownReporter)
+	if !ok {
+		return
+	}
+	for _, i := range d.Down() {
+		logf("restarting %s, which exited", nodeName(i))
+		if err := t.Restart(i); err != nil {
+			logf("restart %s: %v", nodeName(i), err)
+		}
+	}
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
