@@ -1,0 +1,242 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilla-db/flotilla/cluster"
+	"github.com/flotilla-db/flotilla/test/localcluster"
+)
+
+// TestLocalConfigIsComposeConfig checks that a node run by `make
+// compose-local` has its service's configuration: every directive as the
+// compose file gives it, but for the addresses, ports and paths, which are
+// the local ones. It reads the full command lines localcluster builds.
+func TestLocalConfigIsComposeConfig(t *testing.T) {
+	topo := loadTopology(t)
+	for _, tc := range []struct {
+		name    string
+		firstIP string
+		ports   localcluster.Ports
+	}{
+		{"compose ports", "", topo.Ports},
+		{"other ports", "127.0.0.41", localcluster.Ports{RESP: 23001, Cluster: 33001, Gossip: 23002, Metrics: 23003}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts, err := topo.Local(LocalConfig{Bin: "true", Dir: dir, FirstIP: tc.firstIP, Ports: tc.ports})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := localcluster.New(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if c.Len() != len(topo.Nodes) {
+				t.Fatalf("%d local nodes, want %d", c.Len(), len(topo.Nodes))
+			}
+			for i, n := range topo.Nodes {
+				info := c.Node(i)
+				local, err := cluster.Load(info.Args)
+				if err != nil {
+					t.Fatalf("%s: the binary would refuse its local command line:\n%v", n.Service, err)
+				}
+				wantIP := fmt.Sprintf("127.0.0.%d", net.ParseIP(n.IP).To4()[3])
+				if tc.firstIP != "" {
+					ips, _ := localcluster.IPs(tc.firstIP, len(topo.Nodes))
+					wantIP = ips[i]
+				}
+				if info.IP != wantIP {
+					t.Errorf("%s runs on %s, want %s", n.Service, info.IP, wantIP)
+				}
+				var seeds []string
+				for _, s := range n.Seeds() {
+					host, _, _ := net.SplitHostPort(s)
+					seeds = append(seeds, net.JoinHostPort(c.Node(topo.index(host)).IP, strconv.Itoa(tc.ports.Gossip)))
+				}
+				want := map[string]string{
+					"bind":                info.IP,
+					"cluster-announce-ip": info.IP,
+					"port":                strconv.Itoa(tc.ports.RESP),
+					"cluster-port":        strconv.Itoa(tc.ports.Cluster),
+					"gossip-port":         strconv.Itoa(tc.ports.Gossip),
+					"metrics-port":        strconv.Itoa(tc.ports.Metrics),
+					"dir":                 filepath.Join(dir, fmt.Sprintf("node%d", i+1)),
+					"logfile":             "",
+					"join":                strings.Join(seeds, " "),
+				}
+				for _, kv := range n.Config.Match([]string{"*"}) {
+					name, composeValue := kv[0], kv[1]
+					got := local.Get(name)
+					if w, ok := want[name]; ok {
+						if got != w {
+							t.Errorf("%s: local %s %q, want %q", n.Service, name, got, w)
+						}
+					} else if got != composeValue {
+						t.Errorf("%s: local %s %q, but the compose file gives %q", n.Service, name, got, composeValue)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestComposeTopologyRuns starts the compose file's six nodes as local
+// processes (127.0.0.11..16, free ports), waits for cluster_state:ok on
+// every node, checks that each shard's replicas are in distinct zones and
+// that the image's health check passes against each node, then stops them.
+// About 10 s; skipped with -short.
+func TestComposeTopologyRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 6 nodes")
+	}
+	topo := loadTopology(t)
+	bin := flotillaBinary(t)
+	ips, err := topo.LocalIPs("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, ips)
+	opts, err := topo.Local(LocalConfig{Bin: bin, Dir: t.TempDir(), Ports: ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.StopTimeout = 10 * time.Second
+	c, err := localcluster.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i := range topo.Nodes {
+				t.Logf("%s (node%d) log:\n%s", topo.Nodes[i].Service, i+1, c.LogTail(i, 30))
+			}
+		}
+		c.Close()
+	})
+	if err := c.WaitReady(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	zoneOf := map[string]string{} // local IP -> zone
+	for i, n := range topo.Nodes {
+		zoneOf[c.Node(i).IP] = n.Zone
+		info, err := localcluster.ClusterInfo(c.Addr(i), 2*time.Second)
+		if err != nil {
+			t.Fatalf("%s: CLUSTER INFO: %v", n.Service, err)
+		}
+		if info["cluster_state"] != "ok" || info["cluster_known_nodes"] != strconv.Itoa(len(topo.Nodes)) {
+			t.Errorf("%s: cluster_state:%s cluster_known_nodes:%s", n.Service, info["cluster_state"], info["cluster_known_nodes"])
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rdb := redis.NewClient(&redis.Options{Addr: c.Addr(0)})
+	defer rdb.Close()
+	shards, err := rdb.ClusterShards(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	replicas := min(int(topo.Nodes[0].Config.Int("cluster-replicas")), len(topo.Nodes))
+	slots := 0
+	for _, sh := range shards {
+		for _, r := range sh.Slots {
+			slots += int(r.End-r.Start) + 1
+		}
+		zones := map[string]string{}
+		for _, sn := range sh.Nodes {
+			z, ok := zoneOf[sn.IP]
+			if !ok {
+				t.Errorf("shard %v: replica at %s, no node's address", sh.Slots, sn.IP)
+			}
+			if other, dup := zones[z]; dup {
+				t.Errorf("shard %v: replicas %s and %s both in %s", sh.Slots, other, sn.IP, z)
+			}
+			zones[z] = sn.IP
+		}
+		if len(sh.Nodes) != replicas {
+			t.Errorf("shard %v: %d replicas, want %d", sh.Slots, len(sh.Nodes), replicas)
+		}
+	}
+	if slots != 16384 {
+		t.Errorf("shards cover %d slots, want 16384", slots)
+	}
+
+	// The image's health check, as Docker runs it in each container (the
+	// node found by its pid), and /health itself.
+	for i, n := range topo.Nodes {
+		node := c.Node(i)
+		cmd := exec.Command("sh", "healthcheck.sh")
+		cmd.Env = append(os.Environ(), "FLOTILLA_PID="+strconv.Itoa(node.PID))
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "ok" {
+			t.Errorf("%s: healthcheck.sh: %v: %s", n.Service, err, out)
+		}
+		resp, err := http.Get("http://" + net.JoinHostPort(node.IP, strconv.Itoa(ports.Metrics)) + "/health")
+		if err != nil {
+			t.Errorf("%s: /health: %v", n.Service, err)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: /health %d %s", n.Service, resp.StatusCode, body)
+		}
+	}
+	// A node that does not answer fails the check.
+	if err := c.Kill(len(topo.Nodes) - 1); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "healthcheck.sh")
+	cmd.Env = append(os.Environ(), "FLOTILLA_HEALTH_URL=http://"+net.JoinHostPort(c.Node(len(topo.Nodes)-1).IP, strconv.Itoa(ports.Metrics))+"/health")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("healthcheck.sh passes for a killed node: %s", out)
+	}
+}
+
+// flotillaBinary is $FLOTILLA_BIN, or the binary built from this checkout.
+func flotillaBinary(t *testing.T) string {
+	t.Helper()
+	if bin := os.Getenv("FLOTILLA_BIN"); bin != "" {
+		return bin
+	}
+	bin := filepath.Join(t.TempDir(), "flotilla")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/flotilla-db/flotilla/cmd/flotilla").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freePorts picks ports free on every address: a RESP port whose Raft port
+// (+10000) is free too, a gossip port and a metrics port.
+func freePorts(t *testing.T, ips []string) localcluster.Ports {
+	t.Helper()
+	resp, err := localcluster.FreePort(ips, clusterBusPortOffset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gossip, err := localcluster.FreePort(ips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := localcluster.FreePort(ips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return localcluster.Ports{RESP: resp, Cluster: resp + clusterBusPortOffset, Gossip: gossip, Metrics: metrics}
+}
