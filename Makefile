@@ -10,7 +10,7 @@ ZONES    ?= 3
 CLUSTER_DIR := .cluster
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build tools test test-race fuzz lint bench failover chaos cluster cluster-down clean
+.PHONY: all build tools test test-race fuzz lint bench failover chaos cluster cluster-down clean compose-up compose-down compose-local compose-local-down compose-local-status
 
 all: build
 
@@ -97,6 +97,35 @@ cluster: build
 # SIGTERM to every node of the local cluster, and wait; the data stays.
 cluster-down:
 	@$(GO) build -o $(BIN)/ ./cmd/flotilla-local && $(BIN)/flotilla-local down -dir $(CLUSTER_DIR)
+
+# The docker-compose deployment (deploy/compose, README there): 6 nodes in 3
+# zones and Prometheus, built from deploy/compose/Dockerfile. compose-down
+# keeps the volumes (COMPOSE_DOWNFLAGS=-v removes them, and the data).
+COMPOSE := docker compose -f deploy/compose/docker-compose.yml
+compose-up:
+	@command -v docker >/dev/null || { echo "no docker here: make compose-local runs the same topology as local processes"; exit 1; }
+	$(COMPOSE) up -d --build
+
+compose-down:
+	@command -v docker >/dev/null || { echo "no docker here"; exit 1; }
+	$(COMPOSE) down $(COMPOSE_DOWNFLAGS)
+
+# The compose file's topology as local processes, where there is no Docker
+# (cmd/flotilla-compose-local): each node's service command, with its IP
+# mapped to the loopback address of the same last byte (127.0.0.11..16),
+# same ports, data and logs in $(COMPOSE_LOCAL_DIR)/nodeN; returns once
+# cluster_state:ok. It shares addresses and ports with `make cluster`: stop
+# one before the other, or COMPOSE_LOCALFLAGS="-ip 127.0.0.31".
+COMPOSE_LOCAL_DIR := $(CLUSTER_DIR)/compose
+compose-local: build
+	@$(BIN)/flotilla-compose-local up -file deploy/compose/docker-compose.yml -bin $(BIN)/flotilla -dir $(COMPOSE_LOCAL_DIR) $(COMPOSE_LOCALFLAGS)
+
+# SIGTERM to every node of compose-local, and wait; the data stays.
+compose-local-down:
+	@$(GO) build -o $(BIN)/ ./cmd/flotilla-compose-local && $(BIN)/flotilla-compose-local down -dir $(COMPOSE_LOCAL_DIR)
+
+compose-local-status:
+	@$(GO) build -o $(BIN)/ ./cmd/flotilla-compose-local && $(BIN)/flotilla-compose-local status -dir $(COMPOSE_LOCAL_DIR)
 
 clean: cluster-down
 	rm -rf $(BIN) $(CLUSTER_DIR)
