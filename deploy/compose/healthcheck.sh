@@ -68,4 +68,7 @@ if [ -z "$url" ]; then
 		exit 0
 	fi
 fi
-wget -q -T 2 -O - "$url" || exit 1
+if ! wget -q -T 2 -O - "$url"; then
+	echo "flotilla-healthcheck: $url did not answer 200" >&2
+	exit 1
+fi
