@@ -56,11 +56,16 @@ func (f *KillFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*Inje
 		return nil, errors.New("no shard has a leader")
 	}
 	affected := ledBy(shards, victim)
+	if len(affected) == 0 {
+		// A node that leads nothing (a configuration leader, a replica
+		// only): any shard may feel it.
+		affected = allShards(shards)
+	}
 	if err := t.Kill(victim); err != nil {
 		return nil, err
 	}
 	return &Injection{
-		Desc:     fmt.Sprintf("kill -9 %s (%s; leads slots %s)", nodeName(victim), why, slotsText(affected)),
+		Desc:     fmt.Sprintf("kill -9 %s (%s; leads slots %s)", nodeName(victim), why, slotsText(ledBy(shards, victim))),
 		Nodes:    []int{victim},
 		Affected: affected,
 		Hold:     between(rng, cmpOr(f.MinHold, 2*time.Second), cmpOr(f.MaxHold, 6*time.Second)),

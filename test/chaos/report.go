@@ -116,7 +116,7 @@ func secs(s float64) time.Duration { return time.Duration(s * float64(time.Secon
 func shortDesc(desc string) string {
 	var nodes []string
 	for _, w := range strings.FieldsFunc(desc, func(r rune) bool { return r == ' ' || r == ',' || r == '(' || r == ')' || r == ';' }) {
-		if strings.HasPrefix(w, "node") && !slices.Contains(nodes, w) {
+		if isNodeName(w) && !slices.Contains(nodes, w) {
 			nodes = append(nodes, w)
 		}
 	}
@@ -124,6 +124,20 @@ func shortDesc(desc string) string {
 		return fmt.Sprintf("%d nodes", len(nodes))
 	}
 	return strings.Join(nodes, ",")
+}
+
+// isNodeName reports whether w is "node" and a number.
+func isNodeName(w string) bool {
+	n, ok := strings.CutPrefix(w, "node")
+	if !ok || n == "" {
+		return false
+	}
+	for _, r := range n {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // WriteJSON writes the report to path.
@@ -198,7 +212,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "slot owners:              %s\n", strings.Join(r.SlotOwners, "; "))
 	}
 	for _, h := range r.Health {
-		fmt.Fprintf(w, "health:                   %s\n", firstLine(h))
+		fmt.Fprintf(w, "health:                   %s\n", h)
 	}
 	n := 0
 	for _, f := range r.Faults {
@@ -238,11 +252,6 @@ func WriteComparison(w io.Writer, reports []*Report) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%.2fs\t%.2fs\t%s\n", r.Target, faults, acked, r.LostAcked, r.Linearizable, r.RecoveryMedian, r.RecoveryMax, res)
 	}
 	tw.Flush()
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }
 
 func roundSecs(s float64) time.Duration {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/flotilla-db/flotilla/test/localcluster"
 )
 
 // Config says how to run a drill.
@@ -47,10 +49,15 @@ type Config struct {
 	Warmup         time.Duration
 	MinGap, MaxGap time.Duration
 	// HealthyTimeout bounds the wait for a healthy cluster after a fault
-	// is healed (60 s when zero); Settle is the load after the last fault
+	// is healed (30 s when zero); Settle is the load after the last fault
 	// and the pause before the checks (5 s when zero).
 	HealthyTimeout time.Duration
 	Settle         time.Duration
+	// NoRepair leaves a cluster that is not healthy after a fault as it
+	// is. By default the runner restarts the nodes that exited or do not
+	// say cluster_state:ok (the report keeps the problem), so that one
+	// availability bug does not stop the drill from looking for others.
+	NoRepair bool
 
 	// Logf reports progress; nil is silent.
 	Logf func(format string, args ...any)
@@ -86,7 +93,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.Warmup = cmpOr(cfg.Warmup, 3*time.Second)
 	cfg.MinGap = cmpOr(cfg.MinGap, 2*time.Second)
 	cfg.MaxGap = max(cmpOr(cfg.MaxGap, 5*time.Second), cfg.MinGap)
-	cfg.HealthyTimeout = cmpOr(cfg.HealthyTimeout, time.Minute)
+	cfg.HealthyTimeout = cmpOr(cfg.HealthyTimeout, 30*time.Second)
 	cfg.Settle = cmpOr(cfg.Settle, 5*time.Second)
 	logf := cfg.Logf
 	if logf == nil {
@@ -192,9 +199,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		err = t.WaitHealthy(hctx)
 		cancel()
 		if err != nil {
-			rep.Health = append(rep.Health, fmt.Sprintf("after #%d %s: %v", n, f.Name(), err))
+			rep.Health = append(rep.Health, oneLine(fmt.Sprintf("after #%d %s: %v", n, f.Name(), err)))
 			logf("#%d %s: not healthy: %v", n, f.Name(), err)
-			restartDown(t, logf)
+			if !cfg.NoRepair {
+				repair(ctx, t, cfg.HealthyTimeout, logf)
+			}
 		} else {
 			fr.Healthy = rec.Now().Seconds()
 		}
@@ -210,7 +219,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cctx := context.WithoutCancel(ctx)
 	hctx, cancel = context.WithTimeout(cctx, cfg.HealthyTimeout)
 	if err := t.WaitHealthy(hctx); err != nil {
-		rep.Health = append(rep.Health, fmt.Sprintf("after the last fault: %v", err))
+		rep.Health = append(rep.Health, oneLine(fmt.Sprintf("after the last fault: %v", err)))
+		if !cfg.NoRepair {
+			repair(cctx, t, cfg.HealthyTimeout, logf)
+		}
 	}
 	cancel()
 	if !rep.Interrupted {
@@ -225,7 +237,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	time.Sleep(cfg.Settle)
 	hctx, cancel = context.WithTimeout(cctx, cfg.HealthyTimeout)
 	if err := t.WaitHealthy(hctx); err != nil {
-		rep.Health = append(rep.Health, fmt.Sprintf("before the checks: %v", err))
+		rep.Health = append(rep.Health, oneLine(fmt.Sprintf("before the checks: %v", err)))
 	}
 	cancel()
 
@@ -334,19 +346,43 @@ type DownReporter interface {
 	Down() []int
 }
 
-// restartDown starts again the nodes that are down, so that the drill goes
-// on after a crash (which the report already records).
-func restartDown(t Target, logf func(string, ...any)) {
-	d, ok := t.(DownReporter)
-	if !ok {
-		return
-	}
-	for _, i := range d.Down() {
-		logf("restarting %s, which exited", nodeName(i))
-		if err := t.Restart(i); err != nil {
-			logf("restart %s: %v", nodeName(i), err)
+// repair brings an unhealthy cluster back for the rest of the drill: it
+// starts the nodes that exited, then restarts, one at a time, those that
+// do not say cluster_state:ok, and waits for the cluster to be healthy.
+func repair(ctx context.Context, t Target, timeout time.Duration, logf func(string, ...any)) {
+	if d, ok := t.(DownReporter); ok {
+		for _, i := range d.Down() {
+			logf("repair: starting %s, which exited", nodeName(i))
+			if err := t.Restart(i); err != nil {
+				logf("repair: start %s: %v", nodeName(i), err)
+			}
 		}
 	}
+	for i, addr := range t.Addrs() {
+		if state := clusterState(addr); state != "ok" {
+			logf("repair: restarting %s (cluster_state %s)", nodeName(i), state)
+			if err := t.Restart(i); err != nil {
+				logf("repair: restart %s: %v", nodeName(i), err)
+			}
+		}
+	}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := t.WaitHealthy(hctx); err != nil {
+		logf("repair: still not healthy: %v", err)
+	} else {
+		logf("repair: healthy again")
+	}
+}
+
+// clusterState is the cluster_state field of addr's CLUSTER INFO, or the
+// error asking for it.
+func clusterState(addr string) string {
+	info, err := localcluster.ClusterInfo(addr, 2*time.Second)
+	if err != nil {
+		return err.Error()
+	}
+	return info["cluster_state"]
 }
 
 // sleep waits for d or until ctx is done.
@@ -357,4 +393,15 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// oneLine folds a multi-line error into one line.
+func oneLine(s string) string {
+	var parts []string
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " | ")
 }
