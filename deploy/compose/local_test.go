@@ -2,6 +2,7 @@ package compose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -131,50 +132,66 @@ func TestComposeTopologyRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Each check is retried for a while: right after formation the
+	// cluster spreads its shard leaders over the nodes, and a node can
+	// see a shard without a known leader for the moment of a transfer.
+	const settle = 15 * time.Second
 	zoneOf := map[string]string{} // local IP -> zone
 	for i, n := range topo.Nodes {
 		zoneOf[c.Node(i).IP] = n.Zone
-		info, err := localcluster.ClusterInfo(c.Addr(i), 2*time.Second)
-		if err != nil {
-			t.Fatalf("%s: CLUSTER INFO: %v", n.Service, err)
-		}
-		if info["cluster_state"] != "ok" || info["cluster_known_nodes"] != strconv.Itoa(len(topo.Nodes)) {
-			t.Errorf("%s: cluster_state:%s cluster_known_nodes:%s", n.Service, info["cluster_state"], info["cluster_known_nodes"])
-		}
+	}
+	for i, n := range topo.Nodes {
+		eventually(t, settle, n.Service+": CLUSTER INFO", func() error {
+			info, err := localcluster.ClusterInfo(c.Addr(i), 2*time.Second)
+			if err != nil {
+				return err
+			}
+			if info["cluster_state"] != "ok" || info["cluster_known_nodes"] != strconv.Itoa(len(topo.Nodes)) {
+				return fmt.Errorf("cluster_state:%s cluster_known_nodes:%s", info["cluster_state"], info["cluster_known_nodes"])
+			}
+			return nil
+		})
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	rdb := redis.NewClient(&redis.Options{Addr: c.Addr(0)})
 	defer rdb.Close()
-	shards, err := rdb.ClusterShards(ctx).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
 	replicas := min(int(topo.Nodes[0].Config.Int("cluster-replicas")), len(topo.Nodes))
-	slots := 0
-	for _, sh := range shards {
-		for _, r := range sh.Slots {
-			slots += int(r.End-r.Start) + 1
+	eventually(t, settle, "CLUSTER SHARDS", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shards, err := rdb.ClusterShards(ctx).Result()
+		if err != nil {
+			return err
 		}
-		zones := map[string]string{}
-		for _, sn := range sh.Nodes {
-			z, ok := zoneOf[sn.IP]
-			if !ok {
-				t.Errorf("shard %v: replica at %s, no node's address", sh.Slots, sn.IP)
+		var errs []string
+		slots := 0
+		for _, sh := range shards {
+			for _, r := range sh.Slots {
+				slots += int(r.End-r.Start) + 1
 			}
-			if other, dup := zones[z]; dup {
-				t.Errorf("shard %v: replicas %s and %s both in %s", sh.Slots, other, sn.IP, z)
+			zones := map[string]string{}
+			for _, sn := range sh.Nodes {
+				z, ok := zoneOf[sn.IP]
+				if !ok {
+					errs = append(errs, fmt.Sprintf("shard %v: replica at %q, no node's address", sh.Slots, sn.IP))
+				}
+				if other, dup := zones[z]; dup {
+					errs = append(errs, fmt.Sprintf("shard %v: replicas %s and %s both in %s", sh.Slots, other, sn.IP, z))
+				}
+				zones[z] = sn.IP
 			}
-			zones[z] = sn.IP
+			if len(sh.Nodes) != replicas {
+				errs = append(errs, fmt.Sprintf("shard %v: %d replicas, want %d", sh.Slots, len(sh.Nodes), replicas))
+			}
 		}
-		if len(sh.Nodes) != replicas {
-			t.Errorf("shard %v: %d replicas, want %d", sh.Slots, len(sh.Nodes), replicas)
+		if slots != 16384 {
+			errs = append(errs, fmt.Sprintf("shards cover %d slots, want 16384", slots))
 		}
-	}
-	if slots != 16384 {
-		t.Errorf("shards cover %d slots, want 16384", slots)
-	}
+		if errs != nil {
+			return errors.New(strings.Join(errs, "; "))
+		}
+		return nil
+	})
 
 	// The image's health check, as Docker runs it in each container (the
 	// node found by its pid), and /health itself. The script needs wget,
@@ -187,23 +204,28 @@ func TestComposeTopologyRuns(t *testing.T) {
 	for i, n := range topo.Nodes {
 		node := c.Node(i)
 		if werr == nil {
-			cmd := exec.Command("sh", "healthcheck.sh")
-			cmd.Env = append(os.Environ(), "FLOTILLA_PID="+strconv.Itoa(node.PID))
-			out, err := cmd.CombinedOutput()
-			if err != nil || strings.TrimSpace(string(out)) != "ok" {
-				t.Errorf("%s: healthcheck.sh: %v: %s", n.Service, err, out)
+			eventually(t, settle, n.Service+": healthcheck.sh", func() error {
+				cmd := exec.Command("sh", "healthcheck.sh")
+				cmd.Env = append(os.Environ(), "FLOTILLA_PID="+strconv.Itoa(node.PID))
+				out, err := cmd.CombinedOutput()
+				if err != nil || strings.TrimSpace(string(out)) != "ok" {
+					return fmt.Errorf("%v: %s", err, out)
+				}
+				return nil
+			})
+		}
+		eventually(t, settle, n.Service+": /health", func() error {
+			resp, err := http.Get("http://" + net.JoinHostPort(node.IP, strconv.Itoa(ports.Metrics)) + "/health")
+			if err != nil {
+				return err
 			}
-		}
-		resp, err := http.Get("http://" + net.JoinHostPort(node.IP, strconv.Itoa(ports.Metrics)) + "/health")
-		if err != nil {
-			t.Errorf("%s: /health: %v", n.Service, err)
-			continue
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Errorf("%s: /health %d %s", n.Service, resp.StatusCode, body)
-		}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: %s", resp.Status, body)
+			}
+			return nil
+		})
 	}
 	// A node that does not answer fails the check.
 	if werr != nil {
@@ -216,6 +238,31 @@ func TestComposeTopologyRuns(t *testing.T) {
 	cmd.Env = append(os.Environ(), "FLOTILLA_HEALTH_URL=http://"+net.JoinHostPort(c.Node(len(topo.Nodes)-1).IP, strconv.Itoa(ports.Metrics))+"/health")
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("healthcheck.sh passes for a killed node: %s", out)
+	}
+}
+
+// eventually runs check until it succeeds, failing the test with its last
+// error after timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var first error
+	for {
+		err := check()
+		if err == nil {
+			if first != nil {
+				t.Logf("%s: passed after a retry; first: %v", what, first)
+			}
+			return
+		}
+		if first == nil {
+			first = err
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: still failing after %s: %v", what, timeout, err)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
