@@ -326,10 +326,20 @@ func (f *FailoverFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*
 		if err != nil {
 			return nil, err
 		}
-		now, _ := t.Shards(ctx)
+		// CLUSTER FAILOVER may answer before the handover is over (Redis
+		// always does): look for the new leader for a few seconds.
 		to := "?"
-		if s < len(now) && now[s].Leader >= 0 {
-			to = nodeName(now[s].Leader)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			now, err := t.Shards(ctx)
+			if err == nil && s < len(now) && now[s].Leader >= 0 {
+				to = nodeName(now[s].Leader)
+				if now[s].Leader != old {
+					break
+				}
+			}
+		}
+		if to == nodeNameOr(old) {
+			to += " (the leadership did not move)"
 		}
 		return &Injection{
 			Desc:     fmt.Sprintf("CLUSTER FAILOVER of slots %s: %s → %s", slotsText([][][2]int{shards[s].Slots}), nodeNameOr(old), to),

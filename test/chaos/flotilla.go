@@ -146,8 +146,9 @@ func (t *FlotillaTarget) running() []int {
 }
 
 // Shards asks every running node for CLUSTER SHARDS. A shard's leader is
-// the node that names itself its master (it knows it leads); when none
-// does, the master most nodes name.
+// the master most nodes name; on a tie, one that names itself (a node cut
+// off from the others may still believe it leads, so its own word alone
+// does not settle it).
 func (t *FlotillaTarget) Shards(ctx context.Context) ([]ShardInfo, error) {
 	type view struct {
 		asker  int
@@ -217,13 +218,11 @@ func (t *FlotillaTarget) Shards(ctx context.Context) ([]ShardInfo, error) {
 	out := make([]ShardInfo, 0, len(starts))
 	for _, s := range starts {
 		a := byStart[s]
-		leader := a.self
-		if leader < 0 {
-			best := 0
-			for idx, n := range a.votes {
-				if n > best || n == best && idx < leader {
-					leader, best = idx, n
-				}
+		leader, best := -1, 0
+		for idx := 0; idx < t.c.Len(); idx++ {
+			n := a.votes[idx]
+			if n > best || n == best && n > 0 && idx == a.self {
+				leader, best = idx, n
 			}
 		}
 		a.info.Leader = leader

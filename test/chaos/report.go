@@ -73,7 +73,13 @@ type FaultRecord struct {
 	// Recovery is the longest time, in seconds, from the injection to the
 	// next fault, during which one of those shards took no write.
 	Recovery float64 `json:"recovery_s"`
-	Error    string  `json:"error,omitempty"`
+	// NewLeaders is the time, in seconds from the injection, until every
+	// one of those shards had a leader outside the nodes the fault hit, as
+	// the nodes' own views say (polled every 100 ms): the cluster's
+	// recovery, apart from its clients'. -1 when not seen, 0 when not
+	// measured.
+	NewLeaders float64 `json:"new_leaders_s"`
+	Error      string  `json:"error,omitempty"`
 
 	affected [][][2]int
 	window   time.Duration // end of the recovery window
@@ -171,14 +177,21 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tfault\tat\theld\trecovery\tslots\twhat")
+	fmt.Fprintln(tw, "#\tfault\tat\theld\trecovery\tleaders\tslots\twhat")
 	for _, f := range r.Faults {
 		rec := fmt.Sprintf("%.2fs", f.Recovery)
 		what := f.Desc
 		if f.Error != "" {
 			rec, what = "-", "error: "+f.Error
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%.1fs\t%s\t%s\t%s\n", f.N, f.Name, f.Start, f.End-f.Start, rec, slotsText([][][2]int{f.Affected}), what)
+		leaders := "-"
+		switch {
+		case f.NewLeaders > 0:
+			leaders = fmt.Sprintf("%.2fs", f.NewLeaders)
+		case f.NewLeaders < 0:
+			leaders = "never"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%.1fs\t%s\t%s\t%s\t%s\n", f.N, f.Name, f.Start, f.End-f.Start, rec, leaders, slotsText([][][2]int{f.Affected}), what)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -175,6 +175,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		f := queue[0]
 		queue = queue[1:]
 		fr := FaultRecord{N: n, Name: f.Name(), Start: rec.Now().Seconds()}
+		injected := time.Now()
+		var leaders <-chan time.Duration
+		stopWatch := func() {}
 		inj, err := f.Inject(ctx, t, rng)
 		if err != nil {
 			fr.End, fr.Error = fr.Start, err.Error()
@@ -185,6 +188,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				fr.Affected = append(fr.Affected, sh...)
 			}
 			logf("#%d %s: %s (for %s)", n, f.Name(), inj.Desc, inj.Hold.Round(100*time.Millisecond))
+			var wctx context.Context
+			wctx, stopWatch = context.WithCancel(context.WithoutCancel(ctx))
+			leaders = watchLeaders(wctx, t, inj, injected)
 			sleep(ctx, inj.Hold)
 			if inj.Heal != nil {
 				if err := inj.Heal(context.WithoutCancel(ctx)); err != nil {
@@ -206,6 +212,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		} else {
 			fr.Healthy = rec.Now().Seconds()
+		}
+		// The leaders are watched until the cluster is healthy again.
+		stopWatch()
+		if leaders != nil {
+			if d := <-leaders; d >= 0 {
+				fr.NewLeaders = d.Round(10 * time.Millisecond).Seconds()
+			} else {
+				fr.NewLeaders = -1
+			}
 		}
 		rep.Faults = append(rep.Faults, fr)
 		sleep(ctx, between(rng, cfg.MinGap, cfg.MaxGap))
@@ -245,6 +260,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.SlotOwners = CheckSlotOwners(cctx, t.Addrs(), 30*time.Second)
 	var wg sync.WaitGroup
 	rep.Workloads = make([]WorkloadResult, len(cfg.Workloads))
+	for _, e := range envs {
+		e.checkBy = time.Now().Add(5 * time.Minute)
+	}
 	for i, wl := range cfg.Workloads {
 		wg.Add(1)
 		go func() {
@@ -336,6 +354,48 @@ func shareClients(wls []Workload, total int) []int {
 		out[i]++
 		given++
 	}
+	return out
+}
+
+// watchLeaders polls the target's shards from the injection on and sends,
+// once every shard the fault touched has a leader outside the nodes it hit
+// (any leader when it hit them all), the time that took; -1 when ctx ends
+// first. It is the cluster's own recovery, apart from what clients see.
+func watchLeaders(ctx context.Context, t Target, inj *Injection, from time.Time) <-chan time.Duration {
+	out := make(chan time.Duration, 1)
+	all := len(inj.Nodes) >= t.Nodes()
+	firsts := map[int]bool{}
+	for _, sh := range inj.Affected {
+		if len(sh) > 0 {
+			firsts[sh[0][0]] = true
+		}
+	}
+	go func() {
+		for {
+			shards, err := t.Shards(ctx)
+			if err == nil {
+				done := 0
+				for _, sh := range shards {
+					if len(sh.Slots) == 0 || !firsts[sh.Slots[0][0]] {
+						continue
+					}
+					if sh.Leader >= 0 && (all || !slices.Contains(inj.Nodes, sh.Leader)) {
+						done++
+					}
+				}
+				if done == len(firsts) {
+					out <- time.Since(from)
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				out <- -1
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
 	return out
 }
 

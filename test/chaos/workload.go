@@ -48,6 +48,9 @@ type WorkEnv struct {
 	// Logf reports progress.
 	Logf func(format string, args ...any)
 
+	// checkBy bounds the retries of the checks' reads, all together.
+	checkBy time.Time
+
 	wg      sync.WaitGroup
 	nextCID atomic.Int64
 	errs    struct {
@@ -229,12 +232,15 @@ func spreadKeys(prefix string, n int, tag bool) []string {
 	return keys
 }
 
-// readBack reads key with GET until it gets a definite answer (a value or
-// nil), retrying errors for up to a minute: after a drill the cluster may
-// still be settling, and only a definite answer says anything about a
-// write.
+// readBack runs a read until it gets a definite answer (a value or nil),
+// retrying errors for up to a minute (and not past the checks' deadline):
+// after a drill the cluster may still be settling, and only a definite
+// answer says anything about a write.
 func (w *WorkEnv) readBack(ctx context.Context, cmd func() redis.Cmder) (redis.Cmder, error) {
 	deadline := time.Now().Add(time.Minute)
+	if !w.checkBy.IsZero() && w.checkBy.Before(deadline) {
+		deadline = w.checkBy
+	}
 	for {
 		c := cmd()
 		err := w.read(ctx, c)
