@@ -213,7 +213,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		} else {
 			fr.Healthy = rec.Now().Seconds()
 		}
-		// The leaders are watched until the cluster is healthy again.
+		// The leaders are watched until the cluster is healthy again, and
+		// for at least 5 s.
+		sleep(ctx, time.Until(injected.Add(5*time.Second)))
 		stopWatch()
 		if leaders != nil {
 			if d := <-leaders; d >= 0 {
@@ -372,7 +374,11 @@ func watchLeaders(ctx context.Context, t Target, inj *Injection, from time.Time)
 	}
 	go func() {
 		for {
-			shards, err := t.Shards(ctx)
+			// A poll in progress ends even if ctx does: it may be the one
+			// that sees the new leaders.
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			shards, err := t.Shards(pctx)
+			cancel()
 			if err == nil {
 				done := 0
 				for _, sh := range shards {
