@@ -40,6 +40,8 @@ type clusterNode struct {
 	shards   int // --cluster-shards
 	replicas int // --cluster-replicas
 	timing   raft.Timing
+	// reconnecting: a reconnectGossip join is out.
+	reconnecting atomic.Bool
 
 	mux      *raft.Mux
 	bus      *bus
@@ -313,6 +315,9 @@ func (n *clusterNode) startGossip(ip string, port int) error {
 	conf.SuspicionMult = 2
 	conf.GossipInterval = 100 * time.Millisecond
 	conf.PushPullInterval = 10 * time.Second
+	// A join or push-pull with a node cut off by a partition must not
+	// hold reconnectGossip (or shutdown) for memberlist's default 10 s.
+	conf.TCPTimeout = 2 * time.Second
 	conf.LogOutput = slogWriter{n.log.With("part", "gossip")}
 	conf.Delegate = (*gossipDelegate)(n)
 	conf.Events = (*gossipEvents)(n)
@@ -594,8 +599,40 @@ func (n *clusterNode) loop() {
 		if time.Since(lastBalance) > time.Second {
 			lastBalance = time.Now()
 			n.balanceLeaders()
+			n.reconnectGossip()
 		}
 	}
+}
+
+// reconnectGossip joins again, in the background, the nodes of the
+// topology that gossip holds dead or does not know. memberlist never
+// probes a node it declared dead, so after a partition heals each side
+// would go on believing the other dead (CLUSTER INFO cluster_state:fail
+// while Raft is whole again); Serf's reconnector does the same for Consul.
+func (n *clusterNode) reconnectGossip() {
+	t := n.route.Load().topo
+	if t == nil || !n.reconnecting.CompareAndSwap(false, true) {
+		return
+	}
+	dead := n.deadNodes()
+	var addrs []string
+	for _, node := range t.Nodes {
+		if node.ID != n.self.ID && dead[node.ID] {
+			addrs = append(addrs, node.Gossip)
+		}
+	}
+	if len(addrs) == 0 {
+		n.reconnecting.Store(false)
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer n.reconnecting.Store(false)
+		if _, err := n.ml.Join(addrs); err == nil {
+			n.log.Info("gossip: reconnected to nodes held dead", "addrs", addrs)
+		}
+	}()
 }
 
 // knownLeaders returns the leader of each shard as this node knows it.
