@@ -207,6 +207,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			rep.Health = append(rep.Health, oneLine(fmt.Sprintf("after #%d %s: %v", n, f.Name(), err)))
 			logf("#%d %s: not healthy: %v", n, f.Name(), err)
+			if path := saveViews(cfg.OutDir, fmt.Sprintf("unhealthy-%d-%s.txt", n, f.Name()), t); path != "" {
+				rep.Files = append(rep.Files, path)
+			}
 			if !cfg.NoRepair {
 				repair(ctx, t, cfg.HealthyTimeout, logf)
 			}
@@ -439,6 +442,32 @@ func repair(ctx context.Context, t Target, timeout time.Duration, logf func(stri
 	} else {
 		logf("repair: healthy again")
 	}
+}
+
+// saveViews writes every node's CLUSTER INFO and CLUSTER NODES into
+// dir/name, the evidence of an unhealthy cluster, and returns the path (""
+// when dir is empty or the write failed).
+func saveViews(dir, name string, t Target) string {
+	if dir == "" {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s at %s\n", t.Name(), time.Now().Format(time.RFC3339Nano))
+	for i, addr := range t.Addrs() {
+		fmt.Fprintf(&b, "\n== %s %s\n", nodeName(i), addr)
+		for _, cmd := range [][]string{{"CLUSTER", "INFO"}, {"CLUSTER", "NODES"}} {
+			out, err := localcluster.Do(addr, 2*time.Second, cmd...)
+			if err != nil {
+				out = "error: " + err.Error()
+			}
+			fmt.Fprintf(&b, "-- %s\n%s\n", strings.Join(cmd, " "), strings.TrimSpace(out))
+		}
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		return ""
+	}
+	return path
 }
 
 // clusterState is the cluster_state field of addr's CLUSTER INFO, or the
