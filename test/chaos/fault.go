@@ -138,6 +138,17 @@ func ledBy(shards []ShardInfo, nodes ...int) [][][2]int {
 	return out
 }
 
+// touched returns the shards a fault on nodes disturbs: those they lead,
+// or every shard when they lead none (a configuration leader, a node with
+// replicas only: any shard may feel it, and the recovery is measured on
+// all).
+func touched(shards []ShardInfo, nodes ...int) [][][2]int {
+	if led := ledBy(shards, nodes...); len(led) > 0 {
+		return led
+	}
+	return allShards(shards)
+}
+
 // allShards returns every shard's slot ranges.
 func allShards(shards []ShardInfo) [][][2]int {
 	var out [][][2]int

@@ -55,12 +55,7 @@ func (f *KillFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*Inje
 	if victim < 0 {
 		return nil, errors.New("no shard has a leader")
 	}
-	affected := ledBy(shards, victim)
-	if len(affected) == 0 {
-		// A node that leads nothing (a configuration leader, a replica
-		// only): any shard may feel it.
-		affected = allShards(shards)
-	}
+	affected := touched(shards, victim)
 	if err := t.Kill(victim); err != nil {
 		return nil, err
 	}
@@ -91,12 +86,12 @@ func (f *PauseFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*Inj
 	if victim < 0 {
 		return nil, errors.New("no shard has a leader")
 	}
-	affected := ledBy(shards, victim)
+	affected := touched(shards, victim)
 	if err := t.Pause(victim); err != nil {
 		return nil, err
 	}
 	return &Injection{
-		Desc:     fmt.Sprintf("SIGSTOP %s (leads slots %s), then SIGCONT", nodeName(victim), slotsText(affected)),
+		Desc:     fmt.Sprintf("SIGSTOP %s (leads slots %s), then SIGCONT", nodeName(victim), slotsText(ledBy(shards, victim))),
 		Nodes:    []int{victim},
 		Affected: affected,
 		Hold:     between(rng, cmpOr(f.MinHold, 2*time.Second), cmpOr(f.MaxHold, 4*time.Second)),
@@ -166,22 +161,22 @@ func (f *PartitionFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (
 		if l < 0 {
 			return nil, errors.New("no shard has a leader")
 		}
-		inj.Nodes, inj.Affected = []int{l}, ledBy(shards, l)
+		inj.Nodes, inj.Affected = []int{l}, touched(shards, l)
 		heal, err = f.FW.Partition(ip(inj.Nodes), ip(others(inj.Nodes)))
-		inj.Desc = fmt.Sprintf("isolate %s (leads slots %s) from %s; clients still reach it", nodeName(l), slotsText(inj.Affected), names(others(inj.Nodes)))
+		inj.Desc = fmt.Sprintf("isolate %s (leads slots %s) from %s; clients still reach it", nodeName(l), slotsText(ledBy(shards, l)), names(others(inj.Nodes)))
 	case "split":
 		perm := rng.Perm(n)
 		minority := perm[:(n-1)/2]
 		slices.Sort(minority)
-		inj.Nodes, inj.Affected = minority, ledBy(shards, minority...)
+		inj.Nodes, inj.Affected = minority, touched(shards, minority...)
 		heal, err = f.FW.Partition(ip(minority), ip(others(minority)))
-		inj.Desc = fmt.Sprintf("split %s | %s (minority leads slots %s)", names(minority), names(others(minority)), slotsText(inj.Affected))
+		inj.Desc = fmt.Sprintf("split %s | %s (minority leads slots %s)", names(minority), names(others(minority)), slotsText(ledBy(shards, minority...)))
 	case "oneway":
 		l := randomLeader(shards, rng)
 		if l < 0 {
 			return nil, errors.New("no shard has a leader")
 		}
-		inj.Nodes, inj.Affected = []int{l}, ledBy(shards, l)
+		inj.Nodes, inj.Affected = []int{l}, touched(shards, l)
 		var made [][2]string
 		from, to := []int{l}, others([]int{l})
 		if rng.IntN(2) == 0 {
@@ -205,7 +200,7 @@ func (f *PartitionFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (
 		if err != nil {
 			err = errors.Join(err, heal())
 		}
-		inj.Desc = fmt.Sprintf("drop packets %s → %s (%s leads slots %s)", names(from), names(to), nodeName(l), slotsText(inj.Affected))
+		inj.Desc = fmt.Sprintf("drop packets %s → %s (%s leads slots %s)", names(from), names(to), nodeName(l), slotsText(ledBy(shards, l)))
 	default:
 		return nil, fmt.Errorf("unknown partition kind %q", f.Kind)
 	}
@@ -255,10 +250,10 @@ func (f *ZoneLossFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*
 	victims := zs[zone]
 	inj := &Injection{
 		Nodes:    victims,
-		Affected: ledBy(shards, victims...),
+		Affected: touched(shards, victims...),
 		Hold:     between(rng, cmpOr(f.MinHold, 5*time.Second), cmpOr(f.MaxHold, 10*time.Second)),
 	}
-	inj.Desc = fmt.Sprintf("lose %s: kill -9 %s (they lead slots %s)", zone, names(victims), slotsText(inj.Affected))
+	inj.Desc = fmt.Sprintf("lose %s: kill -9 %s (they lead slots %s)", zone, names(victims), slotsText(ledBy(shards, victims...)))
 	errs := make(chan error, len(victims))
 	for _, v := range victims {
 		go func() { errs <- t.Kill(v) }()
