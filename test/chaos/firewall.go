@@ -22,9 +22,14 @@ const chainPrefix = "FLOTILLA-CHAOS-"
 var ErrNoFirewall = errors.New("chaos: iptables unavailable")
 
 // Firewall cuts traffic between loopback addresses with iptables: a
-// dedicated chain, jumped to from INPUT and OUTPUT, holds one DROP rule per
-// cut direction (-s from -d to). Every rule goes away with Close, which the
-// runner defers and also calls on SIGINT/SIGTERM. Safe for concurrent use.
+// dedicated chain holds one DROP rule per cut direction (-s from -d to).
+// The chain is jumped to from INPUT only: a packet dropped there vanishes
+// and its sender times out, as across a real partition, where a DROP in
+// OUTPUT would fail the sender's send at once with EPERM ("operation not
+// permitted"), which no network does and which makes Raft's replication
+// back off far faster than it would. Every rule goes away with Close,
+// which the runner defers and also calls on SIGINT/SIGTERM. Safe for
+// concurrent use.
 type Firewall struct {
 	bin   string
 	chain string
@@ -59,11 +64,9 @@ func OpenFirewall() (*Firewall, error) {
 	if _, err := fw.run("-N", fw.chain); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoFirewall, err)
 	}
-	for _, hook := range []string{"INPUT", "OUTPUT"} {
-		if _, err := fw.run("-I", hook, "1", "-j", fw.chain); err != nil {
-			fw.removeChain(fw.chain)
-			return nil, fmt.Errorf("%w: %v", ErrNoFirewall, err)
-		}
+	if _, err := fw.run("-I", "INPUT", "1", "-j", fw.chain); err != nil {
+		fw.removeChain(fw.chain)
+		return nil, fmt.Errorf("%w: %v", ErrNoFirewall, err)
 	}
 	return fw, nil
 }
@@ -125,7 +128,8 @@ func processAlive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// removeChain unhooks chain from INPUT and OUTPUT (every jump to it),
+// removeChain unhooks chain from INPUT and OUTPUT (every jump to it; older
+// drills hooked both),
 // flushes it and deletes it. Errors are ignored: the chain may not exist.
 func (fw *Firewall) removeChain(chain string) {
 	for _, hook := range []string{"INPUT", "OUTPUT"} {

@@ -76,6 +76,16 @@ func (r *Recorder) Outage(shards [][][2]int, from, to time.Duration) time.Durati
 	return outage(r.sorted(), shards, from, to)
 }
 
+// Outages returns each shard's outage, as Outage computes it.
+func (r *Recorder) Outages(shards [][][2]int, from, to time.Duration) []time.Duration {
+	acks := r.sorted()
+	out := make([]time.Duration, len(shards))
+	for i, sh := range shards {
+		out[i] = outage(acks, [][][2]int{sh}, from, to)
+	}
+	return out
+}
+
 func outage(acks []ack, shards [][][2]int, from, to time.Duration) time.Duration {
 	var worst time.Duration
 	for _, ranges := range shards {

@@ -43,6 +43,10 @@ type Report struct {
 	// the timeout after a fault was healed, a node that exited by itself.
 	Health []string `json:"health_problems,omitempty"`
 
+	// Slow lists the faults after which a shard took no write for longer
+	// than SlowRecovery: worth a look, not a failure of the drill.
+	Slow []string `json:"slow_recoveries,omitempty"`
+
 	// Recovery summarises the faults' recovery times, in seconds.
 	RecoveryMedian float64 `json:"recovery_median_s"`
 	RecoveryMax    float64 `json:"recovery_max_s"`
@@ -73,6 +77,9 @@ type FaultRecord struct {
 	// Recovery is the longest time, in seconds, from the injection to the
 	// next fault, during which one of those shards took no write.
 	Recovery float64 `json:"recovery_s"`
+	// Outages are the recovery times of each shard the fault touched, in
+	// the order of Affected's shards: which one was out.
+	Outages []ShardOutage `json:"outages,omitempty"`
 	// NewLeaders is the time, in seconds from the injection, until every
 	// one of those shards had a leader outside the nodes the fault hit, as
 	// the nodes' own views say (polled every 100 ms): the cluster's
@@ -83,6 +90,13 @@ type FaultRecord struct {
 
 	affected [][][2]int
 	window   time.Duration // end of the recovery window
+}
+
+// ShardOutage is one shard's longest time without an acknowledged write
+// after a fault.
+type ShardOutage struct {
+	Slots   [][2]int `json:"slots"`
+	Seconds float64  `json:"s"`
 }
 
 // Timeline are the acknowledged writes per bucket.
@@ -234,6 +248,9 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "recovery:                 median %.2fs, max %.2fs over %d faults\n", r.RecoveryMedian, r.RecoveryMax, n)
+	for _, s := range r.Slow {
+		fmt.Fprintf(w, "slow recovery:            %s\n", s)
+	}
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "file:                     %s\n", f)
 	}

@@ -68,6 +68,19 @@ type Config struct {
 	Zones int
 }
 
+// SlowRecovery is the outage after which a fault's recovery is listed as
+// slow in the report (Flotilla replaces a failed leader in about a second;
+// clients stuck on a paused node wait their read timeout).
+const SlowRecovery = 5 * time.Second
+
+// windowEnd says where fault i's recovery window ends.
+func windowEnd(i, n int) string {
+	if i+1 < n {
+		return fmt.Sprintf("at fault #%d", i+2)
+	}
+	return "with the load"
+}
+
 // bucket is the timeline's resolution.
 const bucket = 100 * time.Millisecond
 
@@ -303,7 +316,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if i+1 < len(rep.Faults) {
 			to = secs(rep.Faults[i+1].Start)
 		}
-		f.Recovery = rec.Outage(f.affected, secs(f.Start), to).Round(10 * time.Millisecond).Seconds()
+		for j, d := range rec.Outages(f.affected, secs(f.Start), to) {
+			s := d.Round(10 * time.Millisecond).Seconds()
+			f.Outages = append(f.Outages, ShardOutage{Slots: f.affected[j], Seconds: s})
+			f.Recovery = max(f.Recovery, s)
+			if d > SlowRecovery {
+				rep.Slow = append(rep.Slow, fmt.Sprintf("#%d %s: slots %s took no write for %.1fs (new leaders after %.2fs; window ends %s)",
+					f.N, f.Name, slotsText([][][2]int{f.affected[j]}), s, f.NewLeaders, windowEnd(i, len(rep.Faults))))
+			}
+		}
 		recs = append(recs, f.Recovery)
 	}
 	if len(recs) > 0 {
