@@ -64,6 +64,7 @@ func DefaultRegistry(fw *Firewall, fwErr error) Registry {
 		"partition-leader":   func() Fault { return &PartitionFault{Kind: "leader", FW: fw, Why: why} },
 		"partition-split":    func() Fault { return &PartitionFault{Kind: "split", FW: fw, Why: why} },
 		"partition-oneway":   func() Fault { return &PartitionFault{Kind: "oneway", FW: fw, Why: why} },
+		"partition-reject":   func() Fault { return &PartitionFault{Kind: "reject", FW: fw, Why: why} },
 		"zone-loss":          func() Fault { return &ZoneLossFault{} },
 		"restart-all":        func() Fault { return &RestartAllFault{} },
 		"failover":           func() Fault { return &FailoverFault{} },

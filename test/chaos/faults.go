@@ -107,7 +107,10 @@ func (f *PauseFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*Inj
 //   - "split": a random minority of the nodes is cut off from the majority;
 //   - "oneway": packets from a shard's leader to the other nodes are
 //     dropped, or packets from them to it (TCP then fails both ways on
-//     those connections, gossip over UDP only one way).
+//     those connections, gossip over UDP only one way);
+//   - "reject": a random node's traffic with the others is rejected (TCP
+//     reset, ICMP port unreachable) instead of dropped, so every call
+//     between them fails at once rather than timing out.
 type PartitionFault struct {
 	Kind string
 	FW   *Firewall
@@ -162,15 +165,20 @@ func (f *PartitionFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (
 			return nil, errors.New("no shard has a leader")
 		}
 		inj.Nodes, inj.Affected = []int{l}, touched(shards, l)
-		heal, err = f.FW.Partition(ip(inj.Nodes), ip(others(inj.Nodes)))
+		heal, err = f.FW.Partition(Drop, ip(inj.Nodes), ip(others(inj.Nodes)))
 		inj.Desc = fmt.Sprintf("isolate %s (leads slots %s) from %s; clients still reach it", nodeName(l), slotsText(ledBy(shards, l)), names(others(inj.Nodes)))
 	case "split":
 		perm := rng.Perm(n)
 		minority := perm[:(n-1)/2]
 		slices.Sort(minority)
 		inj.Nodes, inj.Affected = minority, touched(shards, minority...)
-		heal, err = f.FW.Partition(ip(minority), ip(others(minority)))
+		heal, err = f.FW.Partition(Drop, ip(minority), ip(others(minority)))
 		inj.Desc = fmt.Sprintf("split %s | %s (minority leads slots %s)", names(minority), names(others(minority)), slotsText(ledBy(shards, minority...)))
+	case "reject":
+		v := rng.IntN(n)
+		inj.Nodes, inj.Affected = []int{v}, touched(shards, v)
+		heal, err = f.FW.Partition(Reject, ip(inj.Nodes), ip(others(inj.Nodes)))
+		inj.Desc = fmt.Sprintf("reject all traffic between %s (leads slots %s) and %s (TCP reset, ICMP unreachable); clients still reach it", nodeName(v), slotsText(ledBy(shards, v)), names(others(inj.Nodes)))
 	case "oneway":
 		l := randomLeader(shards, rng)
 		if l < 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,7 +23,8 @@ const chainPrefix = "FLOTILLA-CHAOS-"
 var ErrNoFirewall = errors.New("chaos: iptables unavailable")
 
 // Firewall cuts traffic between loopback addresses with iptables: a
-// dedicated chain holds one DROP rule per cut direction (-s from -d to).
+// dedicated chain holds the rules of each cut direction (-s from -d to,
+// DROP or REJECT).
 // The chain is jumped to from INPUT only: a packet dropped there vanishes
 // and its sender times out, as across a real partition, where a DROP in
 // OUTPUT would fail the sender's send at once with EPERM ("operation not
@@ -37,7 +39,7 @@ type Firewall struct {
 	mu struct {
 		sync.Mutex
 		closed bool
-		drops  map[[2]string]int // (from, to) → references
+		cuts   map[cutKey]int // references
 	}
 }
 
@@ -54,7 +56,7 @@ func OpenFirewall() (*Firewall, error) {
 		return nil, fmt.Errorf("%w: iptables not installed (make tools installs it)", ErrNoFirewall)
 	}
 	fw := &Firewall{bin: bin, chain: chainPrefix + strconv.Itoa(os.Getpid())}
-	fw.mu.drops = map[[2]string]int{}
+	fw.mu.cuts = map[cutKey]int{}
 	if _, err := fw.run("-L", "OUTPUT", "-n"); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoFirewall, err)
 	}
@@ -143,49 +145,101 @@ func (fw *Firewall) removeChain(chain string) {
 	fw.run("-X", chain)
 }
 
-// Drop cuts the traffic from address from to address to (one direction).
-// Cuts are counted: the same cut made twice needs two Allows.
-func (fw *Firewall) Drop(from, to string) error {
+// How a cut treats the packets it catches.
+type CutKind int
+
+const (
+	// Drop discards them silently: senders time out, as across a real
+	// partition.
+	Drop CutKind = iota
+	// Reject answers them (TCP reset, ICMP port unreachable), as a
+	// firewall that rejects does: senders fail at once, like dialling a
+	// host whose process is gone.
+	Reject
+)
+
+func (k CutKind) String() string {
+	if k == Reject {
+		return "REJECT"
+	}
+	return "DROP"
+}
+
+// rules are the iptables rule specs (after "-A chain") of a cut.
+func (k CutKind) rules(from, to string) [][]string {
+	base := []string{"-s", from, "-d", to}
+	if k == Reject {
+		return [][]string{
+			append(slices.Clone(base), "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"),
+			append(slices.Clone(base), "-j", "REJECT"),
+		}
+	}
+	return [][]string{append(base, "-j", "DROP")}
+}
+
+type cutKey struct {
+	kind     CutKind
+	from, to string
+}
+
+// Cut cuts the traffic from address from to address to (one direction).
+// Cuts are counted: the same cut made twice needs two Uncuts.
+func (fw *Firewall) Cut(kind CutKind, from, to string) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	if fw.mu.closed {
 		return errors.New("chaos: firewall closed")
 	}
-	k := [2]string{from, to}
-	if fw.mu.drops[k] == 0 {
-		if _, err := fw.run("-A", fw.chain, "-s", from, "-d", to, "-j", "DROP"); err != nil {
-			return err
+	k := cutKey{kind, from, to}
+	if fw.mu.cuts[k] == 0 {
+		for i, r := range kind.rules(from, to) {
+			if _, err := fw.run(append([]string{"-A", fw.chain}, r...)...); err != nil {
+				for _, done := range kind.rules(from, to)[:i] {
+					fw.run(append([]string{"-D", fw.chain}, done...)...)
+				}
+				return err
+			}
 		}
 	}
-	fw.mu.drops[k]++
+	fw.mu.cuts[k]++
 	return nil
 }
 
-// Allow undoes one Drop(from, to).
-func (fw *Firewall) Allow(from, to string) error {
+// Uncut undoes one Cut(kind, from, to).
+func (fw *Firewall) Uncut(kind CutKind, from, to string) error {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	k := [2]string{from, to}
-	if fw.mu.closed || fw.mu.drops[k] == 0 {
+	k := cutKey{kind, from, to}
+	if fw.mu.closed || fw.mu.cuts[k] == 0 {
 		return nil
 	}
-	fw.mu.drops[k]--
-	if fw.mu.drops[k] > 0 {
+	fw.mu.cuts[k]--
+	if fw.mu.cuts[k] > 0 {
 		return nil
 	}
-	delete(fw.mu.drops, k)
-	_, err := fw.run("-D", fw.chain, "-s", from, "-d", to, "-j", "DROP")
-	return err
+	delete(fw.mu.cuts, k)
+	var errs []error
+	for _, r := range kind.rules(from, to) {
+		_, err := fw.run(append([]string{"-D", fw.chain}, r...)...)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
+
+// Drop is Cut(Drop, from, to).
+func (fw *Firewall) Drop(from, to string) error { return fw.Cut(Drop, from, to) }
+
+// Allow is Uncut(Drop, from, to).
+func (fw *Firewall) Allow(from, to string) error { return fw.Uncut(Drop, from, to) }
 
 // Partition cuts every pair (a in side1, b in side2) in both directions
 // and returns the func that heals exactly those cuts.
-func (fw *Firewall) Partition(side1, side2 []string) (heal func() error, err error) {
+func (fw *Firewall) Partition(kind CutKind, side1, side2 []string) (heal func() error, err error) {
 	var made [][2]string
 	heal = func() error {
 		var errs []error
 		for _, c := range made {
-			errs = append(errs, fw.Allow(c[0], c[1]))
+			errs = append(errs, fw.Uncut(kind, c[0], c[1]))
 		}
 		made = nil
 		return errors.Join(errs...)
@@ -193,7 +247,7 @@ func (fw *Firewall) Partition(side1, side2 []string) (heal func() error, err err
 	for _, a := range side1 {
 		for _, b := range side2 {
 			for _, c := range [][2]string{{a, b}, {b, a}} {
-				if err := fw.Drop(c[0], c[1]); err != nil {
+				if err := fw.Cut(kind, c[0], c[1]); err != nil {
 					return nil, errors.Join(err, heal())
 				}
 				made = append(made, c)
@@ -203,14 +257,15 @@ func (fw *Firewall) Partition(side1, side2 []string) (heal func() error, err err
 	return heal, nil
 }
 
-// Rules returns the DROP rules in place now, as "from>to".
+// Rules returns the cuts in place now, as "from>to DROP".
 func (fw *Firewall) Rules() []string {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	var out []string
-	for k := range fw.mu.drops {
-		out = append(out, k[0]+">"+k[1])
+	for k := range fw.mu.cuts {
+		out = append(out, k.from+">"+k.to+" "+k.kind.String())
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -226,7 +281,7 @@ func (fw *Firewall) Close() error {
 		return nil
 	}
 	fw.mu.closed = true
-	fw.mu.drops = nil
+	fw.mu.cuts = nil
 	fw.removeChain(fw.chain)
 	if out, err := fw.run("-S"); err == nil && strings.Contains(out, fw.chain) {
 		return fmt.Errorf("chaos: chain %s still present after cleanup", fw.chain)

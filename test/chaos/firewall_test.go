@@ -44,7 +44,7 @@ func TestFirewall(t *testing.T) {
 		}
 		return string(out)
 	}
-	heal, err := fw.Partition([]string{"127.0.0.251"}, []string{"127.0.0.252", "127.0.0.253"})
+	heal, err := fw.Partition(Drop, []string{"127.0.0.251"}, []string{"127.0.0.252", "127.0.0.253"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,20 @@ func TestFirewall(t *testing.T) {
 	if err := heal(); err != nil {
 		t.Fatal(err)
 	}
-	if got := fw.Rules(); !slices.Equal(got, []string{"127.0.0.251>127.0.0.252"}) {
+	rheal, err := fw.Partition(Reject, []string{"127.0.0.254"}, []string{"127.0.0.252"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = rules()
+	for _, r := range []string{"-A " + fw.Chain() + " -s 127.0.0.254/32 -d 127.0.0.252/32 -p tcp -j REJECT --reject-with tcp-reset", "-A " + fw.Chain() + " -s 127.0.0.252/32 -d 127.0.0.254/32 -j REJECT --reject-with icmp-port-unreachable"} {
+		if !strings.Contains(s, r) {
+			t.Errorf("rule %q missing:\n%s", r, s)
+		}
+	}
+	if err := rheal(); err != nil {
+		t.Fatal(err)
+	}
+	if got := fw.Rules(); !slices.Equal(got, []string{"127.0.0.251>127.0.0.252 DROP"}) {
 		t.Errorf("after heal, rules %v; want the second cut only", got)
 	}
 	if err := fw.Close(); err != nil {
