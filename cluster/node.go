@@ -66,12 +66,15 @@ type clusterNode struct {
 		// asked (CLUSTER FAILOVER): rebalancing leaves them here.
 		pinned map[shard.ID]bool
 	}
-	topoKick chan struct{}
-	started  time.Time
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	closeMu  sync.Mutex // serialises opening groups with close
-	closed   bool
+	// balanceFailed is when a transfer of each shard to its preferred
+	// replica last failed; owned by loop (balanceLeaders).
+	balanceFailed map[shard.ID]time.Time
+	topoKick      chan struct{}
+	started       time.Time
+	stop          chan struct{}
+	wg            sync.WaitGroup
+	closeMu       sync.Mutex // serialises opening groups with close
+	closed        bool
 }
 
 // routeTable is an immutable view of the slot map and the local replicas.
@@ -801,15 +804,34 @@ func (n *clusterNode) balanceLeaders() {
 		if !ok || time.Since(since) < 3*time.Second {
 			continue
 		}
+		// Gossip can hold a node alive that Raft cannot reach (a one-way
+		// partition), and a transfer holds the shard's writes until it
+		// times out: after a failed one, leave the shard for a while
+		// (the drills saw a shard stall 12 s on a transfer retried every
+		// second to a cut-off replica).
+		if t, ok := n.balanceFailed[id]; ok && time.Since(t) < balanceRetryAfter {
+			continue
+		}
 		// The transfer itself waits for the replica to match the log.
 		node := rt.topo.Node(pref)
+		if err := n.mux.Reachable(node.Raft, 300*time.Millisecond); err != nil {
+			continue
+		}
 		n.log.Info("transferring leadership to the preferred replica", "shard", id, "to", pref)
 		if err := r.TransferLeadership(pref, node.Raft); err != nil {
 			n.log.Info("leadership transfer", "shard", id, "to", pref, "err", err)
+			if n.balanceFailed == nil {
+				n.balanceFailed = map[shard.ID]time.Time{}
+			}
+			n.balanceFailed[id] = time.Now()
 		}
 		return // one at a time
 	}
 }
+
+// balanceRetryAfter is how long balanceLeaders leaves a shard alone after
+// a failed transfer to its preferred replica.
+const balanceRetryAfter = 30 * time.Second
 
 func (n *clusterNode) topologyPath() string { return filepath.Join(n.dir, "topology.json") }
 
