@@ -46,7 +46,15 @@ func TestMain(m *testing.M) {
 // slot has a leader.
 func startCluster(t *testing.T, nodes int, args ...string) *localcluster.Cluster {
 	t.Helper()
-	c, err := localcluster.Start(localcluster.Options{Bin: binary, Nodes: nodes, Zones: 3, Args: args, MetricsPort: -1})
+	return startClusterWith(t, localcluster.Options{Nodes: nodes, Args: args})
+}
+
+// startClusterWith is startCluster with more options (Bin, Zones and
+// MetricsPort are set here); it dumps the nodes' logs if the test fails.
+func startClusterWith(t *testing.T, opts localcluster.Options) *localcluster.Cluster {
+	t.Helper()
+	opts.Bin, opts.Zones, opts.MetricsPort = binary, 3, -1
+	c, err := localcluster.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -661,17 +669,14 @@ func killSlotLeader(t *testing.T, ctx context.Context, c *localcluster.Cluster, 
 				return
 			default:
 			}
-			_, err := localcluster.Do(addr, time.Second, "SET", key, "v")
+			next, err := setVia(addr, leader, time.Second, key, "v")
 			if err == nil {
 				direct <- time.Since(start)
 				return
 			}
-			var rerr localcluster.ReplyError
-			if errors.As(err, &rerr) && strings.HasPrefix(string(rerr), "MOVED ") {
-				if f := strings.Fields(string(rerr)); len(f) == 3 && f[2] != leader {
-					addr = f[2]
-					continue
-				}
+			if next != addr {
+				addr = next
+				continue
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -698,6 +703,20 @@ func killSlotLeader(t *testing.T, ctx context.Context, c *localcluster.Cluster, 
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// setVia sends SET key val to addr over a plain connection (no client
+// retries or redirects). When the reply is -MOVED to a node other than
+// avoid, it returns that node as next, for the caller to try at once.
+func setVia(addr, avoid string, timeout time.Duration, key, val string) (next string, err error) {
+	_, err = localcluster.Do(addr, timeout, "SET", key, val)
+	var rerr localcluster.ReplyError
+	if errors.As(err, &rerr) && strings.HasPrefix(string(rerr), "MOVED ") {
+		if f := strings.Fields(string(rerr)); len(f) == 3 && f[2] != avoid {
+			return f[2], err
+		}
+	}
+	return addr, err
 }
 
 // TestFailoverTimes kills the leader of slot 0 while 16 clients write to
@@ -872,16 +891,13 @@ func TestPausedLeaderServesNoStaleRead(t *testing.T) {
 	// sending it to the paused node until its next reload of the slots.
 	other := c.Addr((victim + 1) % c.Len())
 	for {
-		_, err := localcluster.Do(other, 2*time.Second, "SET", key, "new")
+		next, err := setVia(other, leader, 2*time.Second, key, "new")
 		if err == nil {
 			break
 		}
-		var rerr localcluster.ReplyError
-		if errors.As(err, &rerr) && strings.HasPrefix(string(rerr), "MOVED ") {
-			if f := strings.Fields(string(rerr)); len(f) == 3 && f[2] != leader {
-				other = f[2]
-				continue
-			}
+		if next != other {
+			other = next
+			continue
 		}
 		if ctx.Err() != nil {
 			t.Fatalf("no new leader took the write: %v", err)

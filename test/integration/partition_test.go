@@ -29,21 +29,7 @@ func TestPartitionHeals(t *testing.T) {
 	}
 	defer fw.Close()
 	// Addresses of their own: a partition cuts every port between them.
-	c, err := localcluster.Start(localcluster.Options{Bin: binary, Nodes: 3, Zones: 3, FirstIP: "127.0.0.61", MetricsPort: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for i := 0; i < c.Len(); i++ {
-				t.Logf("node%d log:\n%s", i+1, c.LogTail(i, 30))
-			}
-		}
-		c.Close()
-	})
-	if err := c.WaitReady(30 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	c := startClusterWith(t, localcluster.Options{Nodes: 3, FirstIP: "127.0.0.61"})
 	ips := func(idx ...int) []string {
 		var out []string
 		for _, i := range idx {

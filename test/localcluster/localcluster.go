@@ -524,7 +524,7 @@ func (c *Cluster) setPaused(i int, pause bool) error {
 	n.mu.Lock()
 	p.paused = pause
 	n.mu.Unlock()
-	return waitStopState(p.pid, pause, 5*time.Second)
+	return WaitStopState(p.pid, pause, 5*time.Second)
 }
 
 // Close kills every node this cluster started and waits until they are

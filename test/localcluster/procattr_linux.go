@@ -21,11 +21,12 @@ func sysProcAttr(detach bool) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
 
-// waitStopState waits until every thread of pid is stopped (after SIGSTOP)
+// WaitStopState waits until every thread of pid is stopped (after SIGSTOP)
 // or none is (after SIGCONT). kill(2) returns before the signal has taken
 // effect on threads running on other CPUs, and a drill that pauses a node
-// must not see it answer one more request.
-func waitStopState(pid int, stopped bool, timeout time.Duration) error {
+// must not see it answer one more request. The chaos drills'
+// Redis Cluster pauses its redis-server processes with it too.
+func WaitStopState(pid int, stopped bool, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))

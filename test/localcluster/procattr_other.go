@@ -17,9 +17,9 @@ func sysProcAttr(detach bool) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true}
 }
 
-// waitStopState cannot see a process's state here without /proc; a short
+// WaitStopState cannot see a process's state here without /proc; a short
 // sleep gives the signal time to take effect.
-func waitStopState(pid int, stopped bool, timeout time.Duration) error {
+func WaitStopState(pid int, stopped bool, timeout time.Duration) error {
 	time.Sleep(10 * time.Millisecond)
 	return nil
 }

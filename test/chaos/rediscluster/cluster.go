@@ -381,7 +381,7 @@ func (c *Cluster) setPaused(i int, pause bool) error {
 	n.mu.Lock()
 	p.paused = pause
 	n.mu.Unlock()
-	return waitStopState(p.pid, pause, 5*time.Second)
+	return localcluster.WaitStopState(p.pid, pause, 5*time.Second)
 }
 
 // Close kills every node and waits until they are gone; a temporary
