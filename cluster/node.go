@@ -45,6 +45,7 @@ type clusterNode struct {
 
 	mux      *raft.Mux
 	bus      *bus
+	rpc      *rpcServer
 	ml       *memberlist.Memberlist
 	cfgFSM   *configFSM
 	cfgGroup atomic.Pointer[raft.Group]
@@ -210,17 +211,26 @@ func (n *clusterNode) start() error {
 		n.mux.Close()
 		return err
 	}
+	if n.rpc, err = newRPCServer(n); err != nil {
+		n.bus.close()
+		n.mux.Close()
+		return err
+	}
 	if err := n.startGossip(ip, gossipPort); err != nil {
+		n.rpc.close()
 		n.bus.close()
 		n.mux.Close()
 		return err
 	}
 	if t, err := n.loadTopology(); err != nil {
 		n.shutdownGossip()
+		n.rpc.close()
+		n.bus.close()
 		n.mux.Close()
 		return err
 	} else if me := t.nodeOrNil(n.self.ID); me != nil && (me.Raft != n.self.Raft || me.Addr != n.self.Addr) {
 		n.shutdownGossip()
+		n.rpc.close()
 		n.bus.close()
 		n.mux.Close()
 		return fmt.Errorf("this node (%s) is recorded in %s at %s (cluster port %s) but is now configured at %s (cluster port %s): its peers know it by the old addresses; start it with the same ports, or remove the data dir to join as a new node",
@@ -242,7 +252,11 @@ func (n *clusterNode) start() error {
 		// the premise of the leaders' read leases (shard.Replica.grantLease).
 		time.Sleep(n.timing.Heartbeat)
 		if err := n.openConfigGroup(nil); err != nil {
+			close(n.stop)
+			n.wg.Wait()
 			n.shutdownGossip()
+			n.rpc.close()
+			n.bus.close()
 			n.mux.Close()
 			return err
 		}
@@ -895,6 +909,7 @@ func (n *clusterNode) close() {
 		n.ml.Leave(500 * time.Millisecond)
 		n.ml.Shutdown()
 	}
+	n.rpc.close()
 	n.bus.close()
 	n.mux.Close()
 }

@@ -46,6 +46,21 @@ type Topology struct {
 	// ConfigVoters are the nodes voting in the configuration group; the
 	// others follow it as non-voters.
 	ConfigVoters []string `json:"config_voters"`
+	// Moves are the live slot moves under way or queued, in order; a move
+	// leaves the list in the change that gives its slots to its target.
+	Moves []SlotMove `json:"moves,omitempty"`
+	// LastMoveID numbers moves.
+	LastMoveID uint64 `json:"last_move_id,omitempty"`
+}
+
+// SlotMove is a live move of slots from one shard to another (see
+// slotmove.go): queued in the configuration, driven by the source shard's
+// leader, done when a configuration change gives the slots to To.
+type SlotMove struct {
+	ID    uint64      `json:"id"`
+	Slots []SlotRange `json:"slots"`
+	From  shard.ID    `json:"from"`
+	To    shard.ID    `json:"to"`
 }
 
 // Node returns the node with ID id, or nil.
@@ -120,6 +135,29 @@ func (t *Topology) Validate() error {
 	for s, o := range owner {
 		if o == 0 {
 			return fmt.Errorf("slot %d has no shard", s)
+		}
+	}
+	moving := map[int]bool{}
+	for _, m := range t.Moves {
+		if m.From == m.To || !ids[m.From] || !ids[m.To] {
+			return fmt.Errorf("move %d: bad shards %d -> %d", m.ID, m.From, m.To)
+		}
+		if len(m.Slots) == 0 {
+			return fmt.Errorf("move %d has no slots", m.ID)
+		}
+		for _, r := range m.Slots {
+			if r.Start < 0 || r.End >= engine.NumSlots || r.Start > r.End {
+				return fmt.Errorf("move %d: bad slot range %d-%d", m.ID, r.Start, r.End)
+			}
+			for s := r.Start; s <= r.End; s++ {
+				if owner[s] != m.From {
+					return fmt.Errorf("move %d: slot %d is not on shard %d", m.ID, s, m.From)
+				}
+				if moving[s] {
+					return fmt.Errorf("slot %d is in two moves", s)
+				}
+				moving[s] = true
+			}
 		}
 	}
 	return nil
