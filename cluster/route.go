@@ -61,19 +61,65 @@ func (c *conn) routeSlot(rt *routeTable, slot int, write bool) routing {
 	if id == 0 {
 		return routing{err: errUnbound, slot: slot}
 	}
+	if c.asking {
+		if r, ok := c.routeImported(rt, slot); ok {
+			return r
+		}
+	}
 	rep := rt.local[id]
 	if rep != nil && rep.Group != nil {
 		if !write && c.readonly {
+			if rep.FSM.Exported(engine.Slot(slot)) {
+				return routing{err: c.movedAway(rt, slot), slot: slot}
+			}
 			return routing{rep: rep, slot: slot}
 		}
 		// A new leader takes writes at once (the log orders them after
 		// what earlier leaders committed); reads wait in confirmRead
 		// until it has applied that.
 		if rep.Group.IsLeader() {
+			if rep.FSM.Exported(engine.Slot(slot)) {
+				return routing{err: c.movedAway(rt, slot), slot: slot}
+			}
 			return routing{rep: rep, slot: slot}
 		}
 	}
 	return routing{err: c.redirect(rt, id, slot), slot: slot}
+}
+
+// movedAway is the reply for a slot its shard has exported in a live move
+// (slotmove.go) that the configuration does not give to the target yet:
+// -ASK to the target's leader, as Redis Cluster answers for a key already
+// migrated; -TRYAGAIN while that leader is unknown, or the move is not
+// known here yet (this node's copy of the configuration is behind).
+func (c *conn) movedAway(rt *routeTable, slot int) string {
+	to, ok := rt.movingTo[slot]
+	if !ok {
+		return errTryAgain
+	}
+	if node := rt.topo.Node(rt.leaderOf(to)); node != nil {
+		return "ASK " + strconv.Itoa(slot) + " " + node.Addr
+	}
+	return errTryAgain
+}
+
+// routeImported routes a command sent after ASKING: a slot moving to a
+// shard this node leads is served here once the shard has imported it
+// (the source has stopped serving it); until then the command waits
+// (-TRYAGAIN, which awaitLeader holds).
+func (c *conn) routeImported(rt *routeTable, slot int) (routing, bool) {
+	to, ok := rt.movingTo[slot]
+	if !ok {
+		return routing{}, false
+	}
+	rep := rt.local[to]
+	if rep == nil || rep.Group == nil || !rep.Group.IsLeader() {
+		return routing{}, false
+	}
+	if st, _ := rep.FSM.SlotState(engine.Slot(slot)); st != raft.SlotImported {
+		return routing{err: errTryAgain, slot: slot}, true
+	}
+	return routing{rep: rep, slot: slot}, true
 }
 
 // redirect is the reply for a slot this node does not lead: -MOVED to the
