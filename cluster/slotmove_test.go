@@ -23,13 +23,20 @@ func waitMoved(t *testing.T, s *Server, slot int, to shard.ID) []MoveStatus {
 	for time.Now().Before(deadline) {
 		rt := s.node.route.Load()
 		if rt.topo != nil && rt.owners[slot] == to && len(rt.topo.Moves) == 0 {
+			// The mover reports done once it also dropped the source's
+			// copy, just after the configuration change.
 			var done []MoveStatus
 			for _, st := range s.node.moveStatus() {
 				if st.State == "done" {
 					done = append(done, st)
 				}
 			}
-			return done
+			s.node.movers.mu.Lock()
+			running := len(s.node.movers.runs)
+			s.node.movers.mu.Unlock()
+			if len(done) > 0 && running == 0 {
+				return done
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
