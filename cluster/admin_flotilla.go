@@ -311,7 +311,9 @@ func cmdFLOTILLAFAILOVER(c *conn, args [][]byte, inExec bool) {
 	c.w.WriteOK()
 }
 
-var errNotFormed = "ERR the cluster is not formed yet"
+// errNotFormed answers the operations that need a topology before the
+// cluster has formed.
+const errNotFormed = "ERR the cluster is not formed yet"
 
 // failover moves the leadership of rep's shard, led here, to node.
 func (n *clusterNode) failover(rep *shard.Replica, node *NodeInfo) error {

@@ -35,7 +35,9 @@ func (c *ctl) failover(ctx context.Context, shardID uint32, nodeArg string) erro
 		if !slices.Contains(sh.Replicas, n.ID) {
 			var on []string
 			for _, id := range sh.Replicas {
-				on = append(on, v.node(id).Addr)
+				if rn := v.node(id); rn != nil {
+					on = append(on, rn.Addr)
+				}
 			}
 			return fmt.Errorf("node %s (%s) holds no replica of shard %d; its replicas are on %s", shortID(n.ID, false), n.Addr, shardID, strings.Join(on, ", "))
 		}
@@ -72,8 +74,8 @@ func (c *ctl) failover(ctx context.Context, shardID uint32, nodeArg string) erro
 	// Confirm with the replicas' own reports.
 	var now string
 	for end := time.Now().Add(10 * time.Second); ; {
-		if v, err = c.collect(ctx); err == nil {
-			now = v.leader(v.shard(shardID))
+		if nv, err := c.collect(ctx); err == nil && nv.shard(shardID) != nil {
+			v, now = nv, nv.leader(nv.shard(shardID))
 			if (target != "" && now == target) || (target == "" && now != "" && now != before) {
 				break
 			}
@@ -83,15 +85,17 @@ func (c *ctl) failover(ctx context.Context, shardID uint32, nodeArg string) erro
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	from := "no known leader"
-	if n := v.node(before); n != nil {
-		from = n.Addr
+	addrOf := func(id, def string) string {
+		if n := v.node(id); n != nil {
+			return n.Addr
+		}
+		return def
 	}
 	if before == now {
-		fmt.Fprintf(c.out, "Shard %d stays led by %s (node %s).\n", shardID, v.node(now).Addr, shortID(now, false))
+		fmt.Fprintf(c.out, "Shard %d stays led by %s (node %s).\n", shardID, addrOf(now, "?"), shortID(now, false))
 		return nil
 	}
-	fmt.Fprintf(c.out, "Shard %d is now led by %s (node %s), was %s.\n", shardID, v.node(now).Addr, shortID(now, false), from)
+	fmt.Fprintf(c.out, "Shard %d is now led by %s (node %s), was %s.\n", shardID, addrOf(now, "?"), shortID(now, false), addrOf(before, "no known leader"))
 	return nil
 }
 

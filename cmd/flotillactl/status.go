@@ -406,8 +406,11 @@ func renderStatus(w io.Writer, v *view, verbose bool) {
 	fmt.Fprintf(w, "Cluster epoch %d: %s in %s, %s, %d/16384 slots assigned; controller %s.\n",
 		v.topo.Epoch, plural(len(v.topo.Nodes), "node"), plural(len(zones), "zone"), plural(len(v.topo.Shards), "shard"), assigned, ctrl)
 	for _, id := range sortedKeys(v.errs) {
-		n := v.node(id)
-		fmt.Fprintf(w, "  %s (%s) did not answer: %v\n", shortID(id, verbose), n.Addr, v.errs[id])
+		addr := "?"
+		if n := v.node(id); n != nil {
+			addr = n.Addr
+		}
+		fmt.Fprintf(w, "  %s (%s) did not answer: %v\n", shortID(id, verbose), addr, v.errs[id])
 	}
 
 	fmt.Fprintln(w)
