@@ -93,7 +93,8 @@ type ReplicaStatus struct {
 	// Lag is how many log entries this replica trails by as far as it
 	// knows: 0 on the leader, committed but not yet applied entries on a
 	// follower. Entries the leader has not sent yet show only against the
-	// leader's indexes (flotillactl compares the two nodes' replies).
+	// leader's indexes: flotillactl compares the last indexes of the
+	// leader's and the follower's replies.
 	Lag uint64 `json:"lag"`
 }
 
@@ -310,7 +311,9 @@ func cmdFLOTILLAFAILOVER(c *conn, args [][]byte, inExec bool) {
 	c.w.WriteOK()
 }
 
-var errNotFormed = "ERR the cluster is not formed yet"
+// errNotFormed answers the operations that need a topology before the
+// cluster has formed.
+const errNotFormed = "ERR the cluster is not formed yet"
 
 // failover moves the leadership of rep's shard, led here, to node.
 func (n *clusterNode) failover(rep *shard.Replica, node *NodeInfo) error {
