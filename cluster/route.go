@@ -84,6 +84,18 @@ func (c *conn) routeSlot(rt *routeTable, slot int, write bool) routing {
 			return routing{rep: rep, slot: slot}
 		}
 	}
+	// A shard led here that has imported the slot holds its only live
+	// copy (the source exported it first), so it serves it even before
+	// this node's copy of the configuration gives it the slot: otherwise
+	// a client would bounce between this node's -MOVED to the source and
+	// the source's -MOVED back here until the configuration arrives.
+	for _, r := range rt.local {
+		if r.Group != nil && r.Group.IsLeader() {
+			if st, _ := r.FSM.SlotState(engine.Slot(slot)); st == raft.SlotImported {
+				return routing{rep: r, slot: slot}
+			}
+		}
+	}
 	return routing{err: c.redirect(rt, id, slot), slot: slot}
 }
 

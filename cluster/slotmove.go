@@ -591,13 +591,22 @@ func (n *clusterNode) moveStatus() []MoveStatus {
 	mv.mu.Lock()
 	defer mv.mu.Unlock()
 	var out []MoveStatus
+	listed := map[uint64]bool{}
 	if t := n.route.Load().topo; t != nil {
 		for _, m := range t.Moves {
+			listed[m.ID] = true
 			if r := mv.runs[m.ID]; r != nil {
 				out = append(out, r.status())
 				continue
 			}
 			out = append(out, MoveStatus{ID: m.ID, Slots: m.Slots, From: m.From, To: m.To, State: "queued"})
+		}
+	}
+	// A run whose move the configuration no longer lists is dropping the
+	// source's copy; it is done when that ends.
+	for id, r := range mv.runs {
+		if !listed[id] {
+			out = append(out, r.status())
 		}
 	}
 	for _, st := range mv.finished {
