@@ -57,6 +57,8 @@ type options struct {
 	firstIP  string
 	keepData bool
 	fsync    bool
+	minGap   time.Duration
+	maxGap   time.Duration
 }
 
 func run() int {
@@ -73,6 +75,8 @@ func run() int {
 	flag.Float64Var(&o.rate, "rate", 20, "operations per second per client")
 	flag.StringVar(&o.firstIP, "first-ip", "127.0.0.41", "address of Flotilla's node 1 (node i has the i-th next); away from 127.0.0.11 up, where the integration tests and make cluster run, since a partition cuts every packet between the addresses it names")
 	flag.BoolVar(&o.keepData, "keep-data", false, "keep the nodes' data directories under -out")
+	flag.DurationVar(&o.minGap, "min-gap", 2*time.Second, "quiet time between faults, at least (after the cluster is healthy again); with the default gaps a fault takes about 10 s in all, so a 30m run injects about 180")
+	flag.DurationVar(&o.maxGap, "max-gap", 5*time.Second, "quiet time between faults, at most (-min-gap 1s -max-gap 2s: about 8 s a fault, some 230 in 30m)")
 	flag.BoolVar(&o.fsync, "redis-fsync", false, "run Redis with appendonly yes and appendfsync always (the durability Flotilla gives) instead of no persistence")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -224,6 +228,8 @@ func drill(ctx context.Context, name string, o options, fw *chaos.Firewall, fwEr
 		OutDir:   out,
 		Clients:  o.clients,
 		Rate:     o.rate,
+		MinGap:   o.minGap,
+		MaxGap:   o.maxGap,
 		Zones:    zones,
 		Logf: func(format string, args ...any) {
 			fmt.Printf("%s %s: %s\n", time.Now().Format("15:04:05.000"), name, fmt.Sprintf(format, args...))
