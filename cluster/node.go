@@ -721,6 +721,12 @@ func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {
 	// Leaders heartbeat every tenth of the heartbeat timeout; five
 	// missed in a row and the leader is presumed gone.
 	rep.LeaderSilence = n.timing.Heartbeat / 2
+	// A replica that hears from no leader stops holding clients for one
+	// (shard.Replica.Stranded) after four heartbeat timeouts, time for
+	// two election rounds; one that lost its leadership and hears from no
+	// successor, after one.
+	rep.StrandedAfter = 4 * n.timing.Heartbeat
+	rep.DeposedAfter = n.timing.Heartbeat
 	rep.BeginWrite()
 	rep.DB().SetConfig(n.s.cfg.EngineConfig())
 	rep.EndWrite()

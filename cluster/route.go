@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/flotilla-db/flotilla/engine"
 	"github.com/flotilla-db/flotilla/proto"
@@ -135,13 +138,24 @@ func (c *conn) routeImported(rt *routeTable, slot int) (routing, bool) {
 }
 
 // redirect is the reply for a slot this node does not lead: -MOVED to the
-// leader, or -CLUSTERDOWN while the shard has none.
+// leader, or -CLUSTERDOWN while the shard has none. When this node's
+// replica is cut off from the others (shard.Replica.Stranded), they may
+// well have elected a leader this node cannot hear of: -MOVED to another
+// replica instead, which serves the slot or redirects to its leader (a
+// cluster client follows MOVED at once and reloads its slot map, where it
+// would retry -CLUSTERDOWN on this same node).
 func (c *conn) redirect(rt *routeTable, id shard.ID, slot int) string {
 	leader := rt.leaderOf(id)
 	if leader == "" || leader == c.s.node.self.ID {
-		if rep := rt.local[id]; rep != nil && leader == c.s.node.self.ID {
+		rep := rt.local[id]
+		if rep != nil && leader == c.s.node.self.ID {
 			// Leader, but the barrier of its term is not applied yet.
 			return errTryAgain
+		}
+		if rep != nil && rep.Stranded() {
+			if addr := c.s.node.strandedRedirect(rt, id); addr != "" {
+				return "MOVED " + strconv.Itoa(slot) + " " + addr
+			}
 		}
 		return errClusterDown
 	}
@@ -150,6 +164,43 @@ func (c *conn) redirect(rt *routeTable, id shard.ID, slot int) string {
 		return errClusterDown
 	}
 	return "MOVED " + strconv.Itoa(slot) + " " + node.Addr
+}
+
+// strandedRedirect is where a node whose replica of shard id is stranded
+// sends clients: the shard's leader as gossip last named it, when that is
+// another node gossip holds alive; else another replica, one gossip holds
+// alive first (a node cut off soon holds every other node failed: then the
+// first other replica). "" when the shard has no other replica.
+func (n *clusterNode) strandedRedirect(rt *routeTable, id shard.ID) string {
+	sh := rt.topo.Shard(id)
+	if sh == nil {
+		return ""
+	}
+	down := map[string]bool{}
+	for _, m := range n.ml.Members() {
+		if m.State != memberlist.StateAlive {
+			down[m.Name] = true
+		}
+	}
+	if l := rt.hints[id]; l != "" && l != n.self.ID && !down[l] && slices.Contains(sh.Replicas, l) {
+		if node := rt.topo.Node(l); node != nil {
+			return node.Addr
+		}
+	}
+	first := ""
+	for _, r := range sh.Replicas {
+		node := rt.topo.Node(r)
+		if r == n.self.ID || node == nil {
+			continue
+		}
+		if !down[r] {
+			return node.Addr
+		}
+		if first == "" {
+			first = node.Addr
+		}
+	}
+	return first
 }
 
 // pendingWrites are consecutive writes of one pipeline to one shard,
@@ -247,8 +298,8 @@ func proposeSettled(rep *shard.Replica, e *raft.Entry) (*raft.Result, error) {
 		if errors.Is(err, shard.ErrNotLeader) {
 			// Just deposed (a handover ended, or an election): learn the
 			// new leader, briefly, so the client gets -MOVED to it rather
-			// than -CLUSTERDOWN.
-			for i := 0; i < 200 && rep.Leader() == ""; i++ {
+			// than -CLUSTERDOWN; not when this node is cut off.
+			for i := 0; i < 200 && rep.Leader() == "" && !rep.Stranded(); i++ {
 				time.Sleep(5 * time.Millisecond)
 			}
 			return res, err
@@ -265,7 +316,7 @@ func proposeSettled(rep *shard.Replica, e *raft.Entry) (*raft.Result, error) {
 		}
 		if !rep.Group.IsLeader() {
 			// Wait briefly to learn the new leader for the redirect.
-			for i := 0; i < 100 && rep.Leader() == ""; i++ {
+			for i := 0; i < 100 && rep.Leader() == "" && !rep.Stranded(); i++ {
 				time.Sleep(5 * time.Millisecond)
 			}
 			return res, err
@@ -670,7 +721,10 @@ func (w *collectWriter) Proto() int                     { return 2 }
 // awaitLeader holds a command for a shard without a known leader (an
 // election or a handover is on) for up to a second, as Redis pauses
 // clients during a failover, and routes it again: most clients do not
-// retry -CLUSTERDOWN inside a pipeline.
+// retry -CLUSTERDOWN inside a pipeline. It holds only while this node can
+// expect to hear of the new leader: once its replica is stranded (cut off
+// from the others, shard.Replica.Stranded), routing answers -MOVED to
+// another replica (redirect) and the command goes at once.
 func (c *conn) awaitLeader(cmd *proto.Command, args [][]byte, r routing) routing {
 	if r.slot < 0 || c.s.node.route.Load().topo == nil {
 		return r
