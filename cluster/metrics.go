@@ -319,6 +319,14 @@ var (
 		"Epoch of the cluster topology this node routes by (0 before the cluster forms).", nil, nil)
 	descClusterStateOK = prometheus.NewDesc("flotilla_cluster_state_ok",
 		"1 when the cluster is formed and every slot has a known leader (cluster_state:ok, /health 200), else 0.", nil, nil)
+	descSlotMoves = prometheus.NewDesc("flotilla_slot_moves_total",
+		"Live slot moves this node drove to the end (as the source shard's leader).", nil, nil)
+	descSlotMoveKeys = prometheus.NewDesc("flotilla_slot_move_keys_total",
+		"Keys copied by the live slot moves this node finished.", nil, nil)
+	descSlotMovePause = prometheus.NewDesc("flotilla_slot_move_last_pause_seconds",
+		"How long the slots of the last move this node finished refused clients at the handover.", nil, nil)
+	descSlotMovesPending = prometheus.NewDesc("flotilla_slot_moves_pending",
+		"Live slot moves queued or under way in the cluster configuration.", nil, nil)
 	descLocalShards = prometheus.NewDesc("flotilla_local_shards",
 		"Shard replicas this node holds.", nil, nil)
 
@@ -367,6 +375,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 		descRaftLastContact, descRaftElections,
 		descShardReady, descShardFSMApplied, descShardSnapshotPause, descShardKeys, descShardLeaderChanges,
 		descTopologyEpoch, descClusterStateOK, descLocalShards,
+		descSlotMoves, descSlotMoveKeys, descSlotMovePause, descSlotMovesPending,
 		descCommands, descCommandErrors, descCommandRejected, descCommandDuration,
 		descConnectedClients, descUsedMemory, descUptime,
 	} {
@@ -408,6 +417,14 @@ func (c *nodeCollector) collectGroups(ch chan<- prometheus.Metric) {
 	gauge(ch, descTopologyEpoch, float64(epoch))
 	gauge(ch, descClusterStateOK, boolValue(n.unhealthy() == ""))
 	gauge(ch, descLocalShards, float64(len(rt.local)))
+	ch <- prometheus.MustNewConstMetric(descSlotMoves, prometheus.CounterValue, float64(n.movers.done.Load()))
+	ch <- prometheus.MustNewConstMetric(descSlotMoveKeys, prometheus.CounterValue, float64(n.movers.keys.Load()))
+	gauge(ch, descSlotMovePause, float64(n.movers.lastPause.Load())/1e9)
+	pending := 0
+	if rt.topo != nil {
+		pending = len(rt.topo.Moves)
+	}
+	gauge(ch, descSlotMovesPending, float64(pending))
 
 	if g := n.cfgGroup.Load(); g != nil {
 		c.collectRaft(ch, metricsConfigLabel, g)

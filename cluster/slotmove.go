@@ -105,6 +105,12 @@ type movers struct {
 	finished []MoveStatus // the last few, newest last
 	wg       sync.WaitGroup
 	lastJan  time.Time
+
+	// For /metrics: moves this node finished, the keys they copied, the
+	// handover pause of the last one.
+	done      atomic.Int64
+	keys      atomic.Int64
+	lastPause atomic.Int64 // ns
 }
 
 // driveMoves starts the moves whose source shard this node leads (the
@@ -173,6 +179,9 @@ func (n *clusterNode) driveMoves() {
 			switch {
 			case err == nil:
 				st.State = "done"
+				mv.done.Add(1)
+				mv.keys.Add(st.KeysMoved)
+				mv.lastPause.Store(r.pause.Load())
 				n.log.Info("slot move done", "move", m.ID, "from", m.From, "to", m.To,
 					"slots", formatRanges(m.Slots), "keys", st.KeysMoved, "pause_ms", st.PauseMS,
 					"seconds", time.Since(r.started).Seconds())
