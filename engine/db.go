@@ -21,6 +21,8 @@ type DB struct {
 
 	// dirty counts changes, as Redis's rdb_changes_since_last_save.
 	dirty int64
+	// flushes counts FLUSHALL/FLUSHDB (see Flushes).
+	flushes uint64
 	stats Stats
 
 	// cow is the copy-on-write snapshot in progress, if any: every change
@@ -126,6 +128,10 @@ func (db *DB) SlotLen(s Slot) int {
 	}
 	return 0
 }
+
+// Flushes returns how many times every key was removed at once: a slot
+// being imported (raft/migrate.go) must start over after one.
+func (db *DB) Flushes() uint64 { return db.flushes }
 
 // Dirty returns the number of changes applied since the DB was created.
 func (db *DB) Dirty() int64 { return db.dirty }
@@ -357,6 +363,7 @@ func (db *DB) Flush() {
 	}
 	db.beforeWriteAll()
 	db.resetSlots()
+	db.flushes++
 	db.dirty += int64(db.nkeys)
 	db.nkeys, db.nvolatile = 0, 0
 }

@@ -133,6 +133,11 @@ func (f *FSM) applyLocked(data []byte) *Result {
 	if st := f.slots.Load(); st != nil && st.exported > 0 {
 		moved = st
 	}
+	if st := f.slots.Load(); st != nil && e.Type != EntryMigrate {
+		// A flush here wipes the copies of slots being imported: their
+		// moves must start over (see migrate.go).
+		defer f.afterFlush(st, db.Flushes())
+	}
 	switch e.Type {
 	case EntryCommands:
 		ctx.NoBlock = false

@@ -150,6 +150,22 @@ func (f *FSM) setSlots(m map[engine.Slot]slotMove) {
 	f.slots.Store(st)
 }
 
+// afterFlush ends the import sessions of st's importing slots when the
+// keyspace was flushed since flushes was read: the target's copy is gone,
+// so the mover's next step is refused and it starts the move over.
+func (f *FSM) afterFlush(st *slotStates, flushes uint64) {
+	if f.store.DB().Flushes() == flushes {
+		return
+	}
+	next := maps.Clone(st.m)
+	for s, m := range next {
+		if m.state == SlotImporting {
+			next[s] = slotMove{state: SlotImporting, session: 0}
+		}
+	}
+	f.setSlots(next)
+}
+
 // refused reports whether a command touches an exported slot; only called
 // when some slot is.
 func refused(st *slotStates, args [][]byte) bool {

@@ -212,3 +212,28 @@ func firstKey(m map[string]string) string {
 type nopCloser struct{ *bytes.Reader }
 
 func (nopCloser) Close() error { return nil }
+
+// TestMigrateFlushRestartsImport: a FLUSHALL on the target while it
+// imports wipes the copy, so the import must not end on what is left.
+func TestMigrateFlushRestartsImport(t *testing.T) {
+	dst := newReplica(testSeed)
+	slots := []engine.Slot{engine.KeySlotString("{x}")}
+	if got := migrate(t, dst, raft.MigrateImportBegin, 5, slots, 1000); got != ":1\r\n" {
+		t.Fatal(got)
+	}
+	src := newReplica(testSeed)
+	src.run(t, raft.EntryCommands, 1000, 2, "SET {x}a 1", "SET {x}b 2")
+	copyKeys(t, src, dst, 5, [][]byte{[]byte("{x}a")}, 1000)
+	dst.run(t, raft.EntryCommands, 1001, 2, "FLUSHALL")
+	e := raft.MigrateDataEntry(5, [][][]byte{{[]byte("DEL"), []byte("{x}b")}})
+	e.Now = 1002
+	if r := resp(t, dst.apply(t, raft.AppendEntry(nil, e)).Replies, 2); r != ":0\r\n" {
+		t.Fatalf("data entry after a flush: %q, want :0 (the session ended)", r)
+	}
+	if got := migrate(t, dst, raft.MigrateImportEnd, 5, slots, 1003); got != ":0\r\n" {
+		t.Fatalf("import-end after a flush: %q, want :0", got)
+	}
+	if got := migrate(t, dst, raft.MigrateImportBegin, 6, slots, 1004); got != ":1\r\n" {
+		t.Fatalf("a new attempt: %q", got)
+	}
+}
