@@ -23,7 +23,7 @@ type DB struct {
 	dirty int64
 	// flushes counts FLUSHALL/FLUSHDB (see Flushes).
 	flushes uint64
-	stats Stats
+	stats   Stats
 
 	// cow is the copy-on-write snapshot in progress, if any: every change
 	// to a slot first lets it save the slot (beforeWrite).
