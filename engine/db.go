@@ -21,7 +21,8 @@ type DB struct {
 
 	// dirty counts changes, as Redis's rdb_changes_since_last_save.
 	dirty int64
-	// flushes counts FLUSHALL/FLUSHDB (see Flushes).
+	// flushes counts FLUSHALL/FLUSHDB (see Flushes); transient: only its
+	// changes within one log entry's apply matter, so snapshots leave it.
 	flushes uint64
 	stats   Stats
 
