@@ -1,0 +1,355 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilla-db/flotilla/cluster"
+	"github.com/flotilla-db/flotilla/engine"
+	"github.com/flotilla-db/flotilla/test/localcluster"
+)
+
+// Membership tests: nodes join and leave a running cluster. They run on
+// 127.0.0.101-106 and 127.0.0.111-116, apart from the other tests.
+
+// newMemberCluster prepares a cluster of nodes processes in 3 zones (node
+// i in zone i%3) without starting any; the first expect nodes form it.
+func newMemberCluster(t *testing.T, nodes, expect int, firstIP string, args ...string) *localcluster.Cluster {
+	t.Helper()
+	opts := localcluster.Options{
+		Bin: binary, Nodes: nodes, Zones: 3, FirstIP: firstIP, MetricsPort: -1,
+		Args:        append([]string{"--bootstrap-expect", strconv.Itoa(expect)}, args...),
+		StopTimeout: 3 * time.Minute, // a drain moves replicas first
+	}
+	c, err := localcluster.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i := 0; i < c.Len(); i++ {
+				t.Logf("node%d log:\n%s", i+1, c.LogTail(i, 40))
+			}
+		}
+		c.Close()
+	})
+	return c
+}
+
+// readTopology reads the topology node i last saved.
+func readTopology(c *localcluster.Cluster, i int) (*cluster.Topology, error) {
+	b, err := os.ReadFile(filepath.Join(c.Node(i).DataDir, "topology.json"))
+	if err != nil {
+		return nil, err
+	}
+	var t cluster.Topology
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// shardDirs returns the shards node i keeps data for.
+func shardDirs(c *localcluster.Cluster, i int) []int {
+	ents, _ := os.ReadDir(filepath.Join(c.Node(i).DataDir, "raft"))
+	var out []int
+	for _, e := range ents {
+		if id, ok := strings.CutPrefix(e.Name(), "shard-"); ok {
+			n, _ := strconv.Atoi(id)
+			out = append(out, n)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// epochWatch reads, while a test runs, every running node's topology and
+// CLUSTER SLOTS, and records a violation of "every slot owned by exactly
+// one shard" in any configuration epoch seen.
+type epochWatch struct {
+	c      *localcluster.Cluster
+	stop   chan struct{}
+	done   sync.WaitGroup
+	mu     sync.Mutex
+	epochs map[uint64]bool
+	errs   []string
+}
+
+func watchEpochs(c *localcluster.Cluster) *epochWatch {
+	w := &epochWatch{c: c, stop: make(chan struct{}), epochs: map[uint64]bool{}}
+	w.done.Add(1)
+	go func() {
+		defer w.done.Done()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			for i := 0; i < c.Len(); i++ {
+				if !c.Node(i).Running {
+					continue
+				}
+				if t, err := readTopology(c, i); err == nil {
+					w.mu.Lock()
+					if !w.epochs[t.Epoch] {
+						w.epochs[t.Epoch] = true
+						if err := t.Validate(); err != nil {
+							w.errs = append(w.errs, fmt.Sprintf("node%d epoch %d: %v", i+1, t.Epoch, err))
+						}
+					}
+					w.mu.Unlock()
+				}
+				if err := checkSlotsOnce(c.Addr(i)); err != nil {
+					w.mu.Lock()
+					w.errs = append(w.errs, fmt.Sprintf("node%d CLUSTER SLOTS: %v", i+1, err))
+					w.mu.Unlock()
+				}
+			}
+		}
+	}()
+	return w
+}
+
+// checkSlotsOnce checks that CLUSTER SLOTS at addr gives every slot to one
+// range exactly (a node that does not answer is skipped).
+func checkSlotsOnce(addr string) error {
+	n := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 300 * time.Millisecond, ReadTimeout: time.Second})
+	defer n.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	slots, err := n.ClusterSlots(ctx).Result()
+	if err != nil || len(slots) == 0 {
+		return nil // not up, or not in the cluster yet
+	}
+	var owned [engine.NumSlots]int
+	for _, s := range slots {
+		for x := s.Start; x <= s.End; x++ {
+			owned[x]++
+		}
+	}
+	for x, k := range owned {
+		if k != 1 {
+			return fmt.Errorf("slot %d in %d ranges", x, k)
+		}
+	}
+	return nil
+}
+
+func (w *epochWatch) halt(t *testing.T) {
+	t.Helper()
+	close(w.stop)
+	w.done.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t.Logf("%d configuration epochs seen, each with every slot owned by exactly one shard", len(w.epochs))
+	for _, e := range w.errs {
+		t.Error(e)
+	}
+}
+
+// waitPlaced waits until the running nodes agree on a topology of want
+// nodes (none draining) in which every shard has replicas replicas on
+// running nodes (in distinct zones when zones is set), the preferred
+// leaders are on distinct nodes, and every running node keeps data for
+// exactly the shards it holds: the controller's placement and the groups'
+// reconciliation are done. (One shard per node: the tests here run with
+// cluster-shards 0.)
+func waitPlaced(t *testing.T, c *localcluster.Cluster, want, replicas int, zones bool, timeout time.Duration) *cluster.Topology {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var why string
+	for {
+		topo, err := placedTopology(c, want, replicas, zones)
+		if err == nil {
+			return topo
+		}
+		why = err.Error()
+		if time.Now().After(deadline) {
+			t.Fatalf("placement not done after %v: %s", timeout, why)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func placedTopology(c *localcluster.Cluster, want, replicas int, zones bool) (*cluster.Topology, error) {
+	var topo *cluster.Topology
+	running := map[string]int{}
+	for i := 0; i < c.Len(); i++ {
+		if !c.Node(i).Running {
+			continue
+		}
+		t, err := readTopology(c, i)
+		if err != nil {
+			return nil, fmt.Errorf("node%d: %v", i+1, err)
+		}
+		if topo != nil && t.Epoch != topo.Epoch {
+			return nil, fmt.Errorf("nodes at epochs %d and %d", topo.Epoch, t.Epoch)
+		}
+		topo = t
+	}
+	if topo == nil {
+		return nil, fmt.Errorf("no node running")
+	}
+	for i := 0; i < c.Len(); i++ {
+		if c.Node(i).Running {
+			for _, n := range topo.Nodes {
+				if n.Addr == c.Addr(i) {
+					running[n.ID] = i
+				}
+			}
+		}
+	}
+	if len(topo.Nodes) != want || len(topo.Draining) > 0 || len(topo.Shards) != want {
+		return nil, fmt.Errorf("epoch %d: %d nodes, %d shards, draining %v", topo.Epoch, len(topo.Nodes), len(topo.Shards), topo.Draining)
+	}
+	zoneOf := map[string]string{}
+	for _, n := range topo.Nodes {
+		zoneOf[n.ID] = n.Zone
+	}
+	holds := map[int][]int{}
+	leads := map[string]bool{}
+	for _, sh := range topo.Shards {
+		if leads[sh.Replicas[0]] {
+			return nil, fmt.Errorf("epoch %d: %s preferred leader of two shards", topo.Epoch, sh.Replicas[0])
+		}
+		leads[sh.Replicas[0]] = true
+		if len(sh.Replicas) != replicas || len(sh.Bootstrap) > 0 {
+			return nil, fmt.Errorf("epoch %d: shard %d replicas %v bootstrap %v", topo.Epoch, sh.ID, sh.Replicas, sh.Bootstrap)
+		}
+		zs := map[string]bool{}
+		for _, r := range sh.Replicas {
+			i, ok := running[r]
+			if !ok {
+				return nil, fmt.Errorf("epoch %d: shard %d has a replica on %s, not running", topo.Epoch, sh.ID, r)
+			}
+			holds[i] = append(holds[i], int(sh.ID))
+			zs[zoneOf[r]] = true
+		}
+		if zones && len(zs) != len(sh.Replicas) {
+			return nil, fmt.Errorf("epoch %d: shard %d replicas %v share zones", topo.Epoch, sh.ID, sh.Replicas)
+		}
+	}
+	for _, i := range running {
+		h := holds[i]
+		sort.Ints(h)
+		if d := shardDirs(c, i); !slices.Equal(d, h) {
+			return nil, fmt.Errorf("epoch %d: node%d keeps shards %v, holds %v", topo.Epoch, i+1, d, h)
+		}
+	}
+	return topo, nil
+}
+
+// nodeIndex returns the index of the node with ID id in topo.
+func nodeIndex(c *localcluster.Cluster, topo *cluster.Topology, id string) int {
+	for _, n := range topo.Nodes {
+		if n.ID == id {
+			for i := 0; i < c.Len(); i++ {
+				if c.Addr(i) == n.Addr {
+					return i
+				}
+			}
+		}
+	}
+	return -1
+}
+
+func addrsOf(c *localcluster.Cluster, idx ...int) []string {
+	var out []string
+	for _, i := range idx {
+		out = append(out, c.Addr(i))
+	}
+	return out
+}
+
+// TestGrowAndShrink grows a 3-node cluster to 6 nodes, one node at a time,
+// and shrinks it back to 3 by draining nodes (SIGTERM with shutdown-drain
+// yes), while clients write; every acknowledged write is read back, and
+// every slot is owned by exactly one shard in every epoch seen. Without
+// live slot moves the new shards stay empty: what this shows is
+// membership (admission, replicas placed and rebuilt, groups reconciled,
+// data deleted where a node left) with no loss and no downtime.
+func TestGrowAndShrink(t *testing.T) {
+	c := newMemberCluster(t, 6, 3, "127.0.0.101", "--shutdown-drain", "yes")
+	if err := c.StartNodes(0, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 8*time.Minute)
+	waitPlaced(t, c, 3, 3, true, 30*time.Second)
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), MaxRedirects: 8, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
+	t.Cleanup(func() { cc.Close() })
+	waitMastersSpread(t, ctx, cc, 3)
+	// Data to copy to the new replicas (snapshots, not just logs).
+	preload := preloadKeys(t, ctx, cc, "pre", 20000)
+	watch := watchEpochs(c)
+	w := startWriters(cc, 8, "grow")
+
+	for i := 3; i < 6; i++ {
+		start := time.Now()
+		if err := c.StartNodes(i); err != nil {
+			t.Fatal(err)
+		}
+		topo := waitPlaced(t, c, i+1, 3, true, 90*time.Second)
+		t.Logf("node%d joined: %d nodes, %d shards, placement done in %v (epoch %d)", i+1, len(topo.Nodes), len(topo.Shards), time.Since(start).Round(100*time.Millisecond), topo.Epoch)
+	}
+	if err := c.WaitReady(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Shrink: drain the three original nodes (they hold the slots and the
+	// configuration group's first voters).
+	for _, i := range []int{0, 1, 2} {
+		start := time.Now()
+		if err := c.Stop(i); err != nil {
+			t.Fatal(err)
+		}
+		if ee := c.Node(i).ExitErr; ee != nil {
+			t.Fatalf("node%d exited with %v", i+1, ee)
+		}
+		if _, err := os.Stat(filepath.Join(c.Node(i).DataDir, "removed")); err != nil {
+			t.Fatalf("node%d stopped without being removed: %v", i+1, err)
+		}
+		topo := waitPlaced(t, c, 5-i, 3, true, 90*time.Second)
+		t.Logf("node%d drained and left: %d nodes, %d shards, in %v (epoch %d)", i+1, len(topo.Nodes), len(topo.Shards), time.Since(start).Round(100*time.Millisecond), topo.Epoch)
+	}
+	time.Sleep(time.Second)
+	acked := w.halt()
+	watch.halt(t)
+	t.Logf("%d writes acknowledged, %d failed or retried", len(acked), w.fails.Load())
+	cc2 := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrsOf(c, 3, 4, 5), MaxRedirects: 8})
+	defer cc2.Close()
+	checkAcked(t, ctx, cc2, append(acked, preload...))
+}
+
+// preloadKeys writes n keys (value = key) through pipelines and returns
+// them.
+func preloadKeys(t *testing.T, ctx context.Context, cc *redis.ClusterClient, prefix string, n int) []string {
+	t.Helper()
+	var keys []string
+	for i := 0; i < n; i += 1000 {
+		pipe := cc.Pipeline()
+		for j := i; j < min(n, i+1000); j++ {
+			k := prefix + ":" + strconv.Itoa(j)
+			pipe.Set(ctx, k, k, 0)
+			keys = append(keys, k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keys
+}
