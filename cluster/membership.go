@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,6 +58,10 @@ type membership struct {
 		sync.Mutex
 		// reconciling are the groups with a reconcileGroup running.
 		reconciling map[raft.GroupID]bool
+		// members is the gossip as its events told it (recordMember):
+		// memberlist.Members hands out its own nodes, which its goroutines
+		// write while a reader looks (seen with -race).
+		members map[string]memberView
 	}
 
 	// Owned by runMembership.
@@ -70,8 +75,36 @@ func (m *membership) init() {
 	m.kickCh = make(chan struct{}, 1)
 	m.removedCh = make(chan struct{})
 	m.mu.reconciling = map[raft.GroupID]bool{}
+	m.mu.members = map[string]memberView{}
 	m.deadSince = map[string]time.Time{}
 	m.warned = map[string]bool{}
+}
+
+// memberView is a gossip member as its last event showed it.
+type memberView struct {
+	meta  nodeMeta
+	addr  string // gossip ip:port
+	alive bool   // alive or suspect; false once dead or left
+}
+
+// recordMember keeps a copy of a member from a memberlist event (called
+// with memberlist's lock held, so the node is read safely) and wakes
+// runMembership.
+func (n *clusterNode) recordMember(m *memberlist.Node, alive bool) {
+	v := memberView{addr: m.Address(), alive: alive}
+	json.Unmarshal(m.Meta, &v.meta)
+	n.mship.mu.Lock()
+	n.mship.mu.members[m.Name] = v
+	n.mship.mu.Unlock()
+	n.kickMembership()
+}
+
+// gossipMembers returns a copy of the members as the gossip events told
+// them.
+func (n *clusterNode) gossipMembers() map[string]memberView {
+	n.mship.mu.Lock()
+	defer n.mship.mu.Unlock()
+	return maps.Clone(n.mship.mu.members)
 }
 
 // kickMembership wakes runMembership; memberlist callbacks call it, so it
@@ -179,12 +212,8 @@ func (n *clusterNode) groupInfoAt(ctx context.Context, raftAddr string, id shard
 // joinsRunningCluster reports whether a gossip member other than this
 // node belongs to a formed cluster.
 func (n *clusterNode) joinsRunningCluster() bool {
-	for _, m := range n.ml.Members() {
-		if m.Name == n.self.ID || m.State != memberlist.StateAlive {
-			continue
-		}
-		var meta nodeMeta
-		if json.Unmarshal(m.Meta, &meta) == nil && meta.Formed {
+	for id, m := range n.gossipMembers() {
+		if id != n.self.ID && m.alive && m.meta.Formed {
 			return true
 		}
 	}
@@ -278,29 +307,13 @@ func (n *clusterNode) opContext(d time.Duration) (context.Context, context.Cance
 	return ctx, cancel
 }
 
-// gossipAlive returns the nodes the gossip holds alive now (suspects are
-// not: quorum checks count only nodes known to be up), this node included.
+// gossipAlive returns the nodes the gossip holds alive (or suspects, for
+// the second or so before it declares them dead), this node included.
 func (n *clusterNode) gossipAlive() map[string]bool {
 	out := map[string]bool{n.self.ID: true}
-	for _, m := range n.ml.Members() {
-		if m.State == memberlist.StateAlive {
-			out[m.Name] = true
-		}
-	}
-	return out
-}
-
-// gossipGone returns the nodes memberlist holds dead or left, or does not
-// know: those are neither alive nor suspect.
-func (n *clusterNode) gossipGone(t *Topology) map[string]bool {
-	known := map[string]bool{n.self.ID: true}
-	for _, m := range n.ml.Members() {
-		known[m.Name] = true
-	}
-	out := map[string]bool{}
-	for _, x := range t.Nodes {
-		if !known[x.ID] {
-			out[x.ID] = true
+	for id, m := range n.gossipMembers() {
+		if m.alive {
+			out[id] = true
 		}
 	}
 	return out
@@ -330,7 +343,6 @@ func (n *clusterNode) control(g *raft.Group, t *Topology) {
 	// grace period, counted from when this controller first saw it so
 	// (a new controller waits a whole period again).
 	alive := n.gossipAlive()
-	gone := n.gossipGone(t)
 	grace := n.replaceAfter()
 	now := time.Now()
 	for _, x := range t.Nodes {
@@ -338,7 +350,7 @@ func (n *clusterNode) control(g *raft.Group, t *Topology) {
 		case alive[x.ID]:
 			in.state[x.ID] = nodeUp
 			delete(n.mship.deadSince, x.ID)
-		case gone[x.ID]:
+		default: // dead, left, or not met since this node started
 			since, ok := n.mship.deadSince[x.ID]
 			if !ok {
 				since = now
@@ -352,17 +364,15 @@ func (n *clusterNode) control(g *raft.Group, t *Topology) {
 			} else {
 				in.state[x.ID] = nodeDown
 			}
-		default:
-			in.state[x.ID] = nodeDown // suspect
 		}
 		if in.state[x.ID] != nodeFailed {
 			delete(n.mship.warned, "failed "+x.ID)
 		}
 	}
 	// New members, and removed ones still about.
-	for _, m := range n.ml.Members() {
-		var meta nodeMeta
-		if m.State != memberlist.StateAlive || json.Unmarshal(m.Meta, &meta) != nil || meta.ID == "" || meta.ID == n.self.ID {
+	for _, m := range n.gossipMembers() {
+		meta := m.meta
+		if !m.alive || meta.ID == "" || meta.ID == n.self.ID {
 			continue
 		}
 		switch {
@@ -603,21 +613,10 @@ const catchUpSlack = 128
 
 // reconcileGroup makes one change of group gid's configuration towards
 // voters and nonvoters, on its leader (this node), and reports whether it
-// made one. The order keeps the group safe and available:
-//
-//  1. a member it lacks joins as a non-voter (it catches up without
-//     counting towards the quorum);
-//  2. a non-voter to vote is promoted once it has caught up;
-//  3. a voter not to vote is demoted or removed once every voter to be
-//     is one (so the group never shrinks before it grew), or at once if
-//     it is dead (a dead voter only weighs on the quorum); if it is this
-//     node, the leadership is handed to a voter to be first;
-//  4. a non-voter not to be a member is removed.
-//
-// No step is taken if the voters it leaves could not form a quorum of the
-// nodes known alive. hashicorp/raft takes one change at a time (it waits
-// until the last is committed), and prevIndex makes each change a
-// compare-and-set on the configuration this decision was made from.
+// made one (nextGroupChange decides which). hashicorp/raft takes one
+// change at a time (it waits until the last is committed), and prevIndex
+// makes each change a compare-and-set on the configuration the decision
+// was made from.
 func (n *clusterNode) reconcileGroup(ctx context.Context, gid shard.ID, g *raft.Group, t *Topology,
 	voters, nonvoters []string, transfer func(g *raft.Group, id, addr string) error) (bool, error) {
 	if !g.IsLeader() {
@@ -632,10 +631,70 @@ func (n *clusterNode) reconcileGroup(ctx context.Context, gid shard.ID, g *raft.
 	if idx > g.Raft.CommitIndex() {
 		return false, nil // the last change is not committed yet
 	}
+	known := func(id string) bool { return t.Node(id) != nil }
+	voters = slices.DeleteFunc(slices.Clone(voters), func(id string) bool { return !known(id) })
+	nonvoters = slices.DeleteFunc(slices.Clone(nonvoters), func(id string) bool { return !known(id) })
 	if sameVoters(servers, voters, nonvoters) {
 		return false, nil
 	}
+	caughtUp := func(id string) bool {
+		info, err := n.groupInfoAt(ctx, t.Node(id).Raft, gid)
+		return err == nil && info.Last+catchUpSlack >= g.Raft.LastIndex()
+	}
+	c, ok := nextGroupChange(servers, voters, nonvoters, n.self.ID, n.gossipAlive(), caughtUp)
+	if !ok {
+		return false, nil
+	}
 	const timeout = 5 * time.Second
+	id := hraft.ServerID(c.id)
+	n.log.Info("membership: "+c.op, "group", gid, "node", c.id)
+	switch c.op {
+	case opAddNonvoter:
+		return true, g.Raft.AddNonvoter(id, hraft.ServerAddress(t.Node(c.id).Raft), idx, timeout).Error()
+	case opPromote:
+		return true, g.Raft.AddVoter(id, hraft.ServerAddress(t.Node(c.id).Raft), idx, timeout).Error()
+	case opDemote:
+		return true, g.Raft.DemoteVoter(id, idx, timeout).Error()
+	case opRemove:
+		return true, g.Raft.RemoveServer(id, idx, timeout).Error()
+	case opTransfer:
+		return true, transfer(g, c.id, t.Node(c.id).Raft)
+	}
+	return false, nil
+}
+
+// Changes of a group's configuration.
+const (
+	opAddNonvoter = "add a non-voter"
+	opPromote     = "promote a caught-up non-voter"
+	opDemote      = "demote a voter"
+	opRemove      = "remove a member"
+	opTransfer    = "hand the leadership over before leaving the group"
+)
+
+// groupChange is one change of a group's configuration: op on node id.
+type groupChange struct {
+	op, id string
+}
+
+// nextGroupChange decides the next change of a group's configuration
+// (servers, as its leader self has it) towards voters and nonvoters. The
+// order keeps the group safe and available:
+//
+//  1. a member it lacks joins as a non-voter (it catches up without
+//     counting towards the quorum);
+//  2. a non-voter to vote is promoted once it has caught up;
+//  3. a voter not to vote is demoted or removed once every voter to be
+//     is one (so the group never shrinks before it grew), or at once if
+//     it is dead (a dead voter only weighs on the quorum); if it is the
+//     leader itself, the leadership goes to a caught-up voter to be
+//     first;
+//  4. a non-voter not to be a member is removed.
+//
+// No change is made after which the voters could not form a quorum of
+// the nodes known alive. ok is false when no change can be made now.
+func nextGroupChange(servers []hraft.Server, voters, nonvoters []string, self string,
+	alive map[string]bool, caughtUp func(id string) bool) (c groupChange, ok bool) {
 	member := func(id string) *hraft.Server {
 		for i := range servers {
 			if string(servers[i].ID) == id {
@@ -644,8 +703,7 @@ func (n *clusterNode) reconcileGroup(ctx context.Context, gid shard.ID, g *raft.
 		}
 		return nil
 	}
-	alive := n.gossipAlive()
-	cur := votersOf(servers)
+	cur := []string(votersOf(servers))
 	quorate := func(vs []string) bool {
 		up := 0
 		for _, v := range vs {
@@ -655,81 +713,51 @@ func (n *clusterNode) reconcileGroup(ctx context.Context, gid shard.ID, g *raft.
 		}
 		return len(vs) > 0 && up >= len(vs)/2+1
 	}
-	// 1. New members join as non-voters.
+	// 1.
 	for _, id := range append(slices.Clone(voters), nonvoters...) {
-		node := t.Node(id)
-		if member(id) != nil || node == nil {
-			continue
+		if member(id) == nil {
+			return groupChange{opAddNonvoter, id}, true
 		}
-		n.log.Info("membership: adding a non-voter", "group", gid, "node", id)
-		return true, g.Raft.AddNonvoter(hraft.ServerID(id), hraft.ServerAddress(node.Raft), idx, timeout).Error()
 	}
-	// 2. Caught-up non-voters to vote are promoted.
+	// 2.
 	for _, id := range voters {
-		s := member(id)
-		node := t.Node(id)
-		if s == nil || s.Suffrage == hraft.Voter || node == nil || !alive[id] {
-			continue
-		}
-		if !quorate(append(slices.Clone([]string(cur)), id)) {
-			continue
-		}
-		info, err := n.groupInfoAt(ctx, node.Raft, gid)
-		if err != nil || info.Last+catchUpSlack < g.Raft.LastIndex() {
-			continue
-		}
-		n.log.Info("membership: promoting a caught-up non-voter", "group", gid, "node", id)
-		return true, g.Raft.AddVoter(hraft.ServerID(id), hraft.ServerAddress(node.Raft), idx, timeout).Error()
-	}
-	// 3. Voters not to vote: demoted or removed.
-	allIn := true
-	for _, id := range voters {
-		if s := member(id); s == nil || s.Suffrage != hraft.Voter {
-			allIn = false
+		if s := member(id); s.Suffrage != hraft.Voter && alive[id] &&
+			quorate(append(slices.Clone(cur), id)) && caughtUp(id) {
+			return groupChange{opPromote, id}, true
 		}
 	}
-	leaving := slices.DeleteFunc(slices.Clone([]string(cur)), func(v string) bool { return slices.Contains(voters, v) })
-	// The dead first: removing them only lightens the quorum.
+	// 3.
+	allIn := !slices.ContainsFunc(voters, func(id string) bool { return member(id).Suffrage != hraft.Voter })
+	leaving := slices.DeleteFunc(slices.Clone(cur), func(v string) bool { return slices.Contains(voters, v) })
 	slices.SortStableFunc(leaving, func(a, b string) int { return boolInt(alive[a]) - boolInt(alive[b]) })
 	for _, v := range leaving {
 		if alive[v] && !allIn {
 			continue
 		}
-		rest := slices.DeleteFunc(slices.Clone([]string(cur)), func(x string) bool { return x == v })
-		if !quorate(rest) {
+		if !quorate(slices.DeleteFunc(slices.Clone(cur), func(x string) bool { return x == v })) {
 			continue
 		}
-		if v == n.self.ID {
+		if v == self {
 			for _, to := range voters {
-				node := t.Node(to)
-				if node == nil || !alive[to] || !slices.Contains(cur, to) {
-					continue
+				if alive[to] && slices.Contains(cur, to) && caughtUp(to) {
+					return groupChange{opTransfer, to}, true
 				}
-				if info, err := n.groupInfoAt(ctx, node.Raft, gid); err != nil || info.Last+catchUpSlack < g.Raft.LastIndex() {
-					continue
-				}
-				n.log.Info("membership: handing the leadership over before leaving the group", "group", gid, "to", to)
-				return true, transfer(g, to, node.Raft)
 			}
-			return false, nil
+			return groupChange{}, false
 		}
 		if slices.Contains(nonvoters, v) {
-			n.log.Info("membership: demoting a voter", "group", gid, "node", v)
-			return true, g.Raft.DemoteVoter(hraft.ServerID(v), idx, timeout).Error()
+			return groupChange{opDemote, v}, true
 		}
-		n.log.Info("membership: removing a voter", "group", gid, "node", v)
-		return true, g.Raft.RemoveServer(hraft.ServerID(v), idx, timeout).Error()
+		return groupChange{opRemove, v}, true
 	}
-	// 4. Non-voters not to be members.
+	// 4.
 	for _, s := range servers {
 		id := string(s.ID)
-		if s.Suffrage == hraft.Voter || slices.Contains(voters, id) || slices.Contains(nonvoters, id) {
-			continue
+		if s.Suffrage != hraft.Voter && !slices.Contains(voters, id) && !slices.Contains(nonvoters, id) {
+			return groupChange{opRemove, id}, true
 		}
-		n.log.Info("membership: removing a non-voter", "group", gid, "node", id)
-		return true, g.Raft.RemoveServer(s.ID, idx, timeout).Error()
 	}
-	return false, nil
+	return groupChange{}, false
 }
 
 // dropStaleReplicas closes the replicas this node no longer holds and
@@ -932,12 +960,11 @@ func (n *clusterNode) addNode(gossipAddr string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		t := n.cfgFSM.current()
-		for _, m := range n.ml.Members() {
-			if m.Address() != gossipAddr {
+		for _, m := range n.gossipMembers() {
+			if m.addr != gossipAddr {
 				continue
 			}
-			var meta nodeMeta
-			json.Unmarshal(m.Meta, &meta)
+			meta := m.meta
 			switch {
 			case t != nil && t.Node(meta.ID) != nil:
 				return nil

@@ -469,7 +469,7 @@ func (n *clusterNode) noteMember(m *memberlist.Node, alive bool) {
 	if changed {
 		n.kick()
 	}
-	n.kickMembership()
+	n.recordMember(m, alive)
 }
 
 // members returns the NodeInfo of every live gossip member.

@@ -117,7 +117,6 @@ func TestPlacementGrowAndShrink(t *testing.T) {
 	// Three nodes join, one at a time.
 	for i := 3; i < 6; i++ {
 		in.joiners = []NodeInfo{testNode(i, 3)}
-		topo.Nodes = append(topo.Nodes) // admitted by place
 		settle(t, topo, in)
 		in.state = states(topo)
 		settle(t, topo, in)
