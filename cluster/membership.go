@@ -284,6 +284,7 @@ func (n *clusterNode) runMembership() {
 		}
 		n.checkRemovedByPeers(t)
 		n.dropStaleReplicas(t)
+		n.openMissingReplicas(t)
 		n.reconcileLedShards(t)
 		if g := n.cfgGroup.Load(); g != nil && g.IsLeader() {
 			n.control(g, t)
@@ -807,12 +808,41 @@ func (n *clusterNode) dropStaleReplicas(t *Topology) {
 	}
 }
 
-// deleteReplica closes a replica and deletes its data.
+// openMissingReplicas opens the replicas t places here that are not
+// open: loop opens them when the epoch changes, but a replica closed by
+// dropStaleReplicas just before a newer topology placed it here again
+// would otherwise wait for the next change.
+func (n *clusterNode) openMissingReplicas(t *Topology) {
+	for _, sh := range t.Shards {
+		if !slices.Contains(sh.Replicas, n.self.ID) {
+			continue
+		}
+		n.mu.Lock()
+		_, open := n.mu.replicas[sh.ID]
+		n.mu.Unlock()
+		if open {
+			continue
+		}
+		if err := n.openReplica(t, sh); err != nil {
+			n.log.Error("opening shard replica", "shard", sh.ID, "err", err)
+			continue
+		}
+		n.refreshRoute()
+	}
+}
+
+// deleteReplica closes a replica and deletes its data, unless the
+// current topology places it here again.
 func (n *clusterNode) deleteReplica(id shard.ID, r *shard.Replica) {
 	n.closeMu.Lock()
 	defer n.closeMu.Unlock()
 	if n.closed {
 		return
+	}
+	if t := n.cfgFSM.current(); t != nil && !n.mship.removed.Load() {
+		if sh := t.Shard(id); sh != nil && slices.Contains(sh.Replicas, n.self.ID) {
+			return
+		}
 	}
 	n.mu.Lock()
 	if n.mu.replicas[id] != r {

@@ -725,6 +725,12 @@ func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {
 	if n.closed {
 		return ErrServerClosed
 	}
+	n.mu.Lock()
+	_, open := n.mu.replicas[sh.ID]
+	n.mu.Unlock()
+	if open {
+		return nil // opened meanwhile (membership.go opens too)
+	}
 	// Only a brand-new shard's first members bootstrap its group, all with
 	// the same configuration; any other replica joins the running group
 	// when its leader adds it (bootstrapping it with another
