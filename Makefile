@@ -10,7 +10,7 @@ ZONES    ?= 3
 CLUSTER_DIR := .cluster
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build tools test test-race fuzz lint bench failover chaos cluster cluster-down clean compose-up compose-down compose-local compose-local-down compose-local-status
+.PHONY: all build tools test test-race fuzz lint bench failover move-bench chaos cluster cluster-down clean compose-up compose-down compose-local compose-local-down compose-local-status
 
 all: build
 
@@ -67,6 +67,13 @@ bench: tools build
 # through a go-redis ClusterClient; fails when the median is above 2 s.
 failover: tools
 	FAILOVER_KILLS=$(or $(KILLS),10) $(GO) test ./test/integration -run TestFailoverTimes -count=1 -v -timeout 20m
+
+# The live slot move measurement: ROUNDS (7) moves of a slot of 10,000
+# keys between shards on different nodes while go-redis clients write it;
+# reports the handover pause, the clients' longest gap and keys/s, and
+# fails when the median pause is above 100 ms.
+move-bench: tools
+	MOVE_ROUNDS=$(or $(ROUNDS),7) $(GO) test ./test/integration -run TestSlotMoveAcrossNodes -count=1 -v -timeout 20m
 
 # The chaos drills (cmd/flotilla-chaos, test/chaos/README.md): TARGET
 # (flotilla, redis or both) under load from many clients while FAULTS (all,

@@ -479,6 +479,10 @@ func (c *conn) clusterFAILOVER() {
 type transferRequest struct {
 	Shard shard.ID `json:"shard"`
 	To    string   `json:"to"`
+	// Pin, when set, makes the message a note to node To rather than a
+	// request to the leader: keep (true) or stop keeping (false) the
+	// shard's leadership against rebalancing (FLOTILLA FAILOVER).
+	Pin *bool `json:"pin,omitempty"`
 }
 
 func (n *clusterNode) askTransfer(leader string, id shard.ID) {
@@ -496,6 +500,10 @@ func (n *clusterNode) askTransfer(leader string, id shard.ID) {
 func (n *clusterNode) handleTransfer(msg []byte) {
 	var req transferRequest
 	if json.Unmarshal(msg, &req) != nil {
+		return
+	}
+	if req.Pin != nil {
+		n.handlePin(req)
 		return
 	}
 	rt := n.route.Load()

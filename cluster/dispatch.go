@@ -137,6 +137,11 @@ func (c *conn) call(cmd *proto.Command, args [][]byte, inExec bool) {
 	} else {
 		c.w.WriteError("ERR unknown command '" + cmd.Name + "', with args beginning with: ")
 	}
+	if c.asking && !inExec && c.multi == nil && cmd.Name != "asking" {
+		// ASKING holds for the next command (or the next transaction),
+		// as in Redis.
+		c.asking = false
+	}
 	if c.deferred {
 		// A write waiting in the pending entry: accounted for when its
 		// reply comes (flushPending).

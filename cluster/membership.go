@@ -442,7 +442,7 @@ func (n *clusterNode) control(g *raft.Group, t *Topology) {
 		}
 		// Once nothing moves, slots may go to the new shards (live
 		// moves, rebalance).
-		if err == nil && len(changes) == 0 && allKnown && len(cur.Draining) == 0 {
+		if err == nil && len(changes) == 0 && allKnown && len(cur.Draining) == 0 && len(cur.Moves) == 0 {
 			settled := true
 			for _, sh := range cur.Shards {
 				settled = settled && in.settled[sh.ID] && len(sh.Bootstrap) == 0

@@ -67,6 +67,8 @@ type clusterNode struct {
 		// asked (CLUSTER FAILOVER): rebalancing leaves them here.
 		pinned map[shard.ID]bool
 	}
+	// movers are the live slot moves this node drives (slotmove.go).
+	movers movers
 	// balanceFailed is when a transfer of each shard to its preferred
 	// replica last failed; owned by loop (balanceLeaders).
 	balanceFailed map[shard.ID]time.Time
@@ -85,8 +87,10 @@ type clusterNode struct {
 type routeTable struct {
 	topo   *Topology
 	owners *[engine.NumSlots]shard.ID
-	local  map[shard.ID]*shard.Replica
-	hints  map[shard.ID]string
+	// movingTo is the target shard of each slot in a live move.
+	movingTo map[int]shard.ID
+	local    map[shard.ID]*shard.Replica
+	hints    map[shard.ID]string
 }
 
 // nodeMeta is a node's memberlist metadata (at most 512 bytes): who it is
@@ -617,6 +621,7 @@ func (n *clusterNode) loop() {
 			n.ml.UpdateNode(time.Second)
 		}
 		n.refreshRoute()
+		n.driveMoves()
 		// A shard got a new leader (not its first, and not the same one
 		// back after a moment without): clients may route to a dead or
 		// deposed node, so nudge them (see conn.nudge).
@@ -752,6 +757,12 @@ func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {
 	// Leaders heartbeat every tenth of the heartbeat timeout; five
 	// missed in a row and the leader is presumed gone.
 	rep.LeaderSilence = n.timing.Heartbeat / 2
+	// A replica that hears from no leader stops holding clients for one
+	// (shard.Replica.Stranded) after four heartbeat timeouts, time for
+	// two election rounds; one that lost its leadership and hears from no
+	// successor, after one.
+	rep.StrandedAfter = 4 * n.timing.Heartbeat
+	rep.DeposedAfter = n.timing.Heartbeat
 	rep.BeginWrite()
 	rep.DB().SetConfig(n.s.cfg.EngineConfig())
 	rep.EndWrite()
@@ -797,9 +808,18 @@ func (n *clusterNode) refreshRoute() {
 
 func (n *clusterNode) refreshRouteWith(t *Topology) {
 	old := n.route.Load()
-	rt := &routeTable{topo: t, owners: old.owners}
+	rt := &routeTable{topo: t, owners: old.owners, movingTo: old.movingTo}
 	if old.topo != t || rt.owners == nil {
 		rt.owners = t.SlotOwners()
+		rt.movingTo = nil
+		for _, m := range t.Moves {
+			for _, sl := range expandRanges(m.Slots) {
+				if rt.movingTo == nil {
+					rt.movingTo = map[int]shard.ID{}
+				}
+				rt.movingTo[int(sl)] = m.To
+			}
+		}
 	}
 	n.mu.Lock()
 	rt.local = make(map[shard.ID]*shard.Replica, len(n.mu.replicas))
@@ -921,6 +941,7 @@ func (n *clusterNode) close() {
 	n.closeMu.Unlock()
 	close(n.stop)
 	n.wg.Wait()
+	n.stopMoves()
 	n.mu.Lock()
 	reps := n.mu.replicas
 	n.mu.replicas = map[shard.ID]*shard.Replica{}

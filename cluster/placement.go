@@ -140,7 +140,7 @@ func (p *placer) run() []string {
 	p.count()
 	p.clearBootstraps()
 	p.configVoters()
-	structural := p.createShard() || p.dropShard()
+	structural := p.createShard() || p.dropShard() || p.retireShard()
 	p.count()
 	stepped := false
 	for i := range p.t.Shards {
@@ -360,6 +360,62 @@ func (p *placer) dropShard() bool {
 	}
 	p.note("drop empty shard %d", p.t.Shards[victim].ID)
 	p.t.Shards = slices.Delete(p.t.Shards, victim, victim+1)
+	return true
+}
+
+// retireShard empties a shard by live slot moves (slotmove.go) when there
+// are more shards than nodes staying (one shard per node) and none is
+// empty yet: its slots go to the shards with the fewest, and dropShard
+// removes it once the moves are done. Rather the shard of a leaving node,
+// else the one with the fewest slots.
+func (p *placer) retireShard() bool {
+	if !p.in.shardPerNode || len(p.t.Shards) <= p.staying() || len(p.t.Moves) > 0 || len(p.t.Shards) < 2 {
+		return false
+	}
+	count := map[shard.ID]int{}
+	for _, sh := range p.t.Shards {
+		if len(sh.Bootstrap) > 0 {
+			return false
+		}
+		for _, r := range sh.Slots {
+			count[sh.ID] += r.End - r.Start + 1
+		}
+	}
+	victim := -1
+	for i, sh := range p.t.Shards {
+		if victim < 0 {
+			victim = i
+			continue
+		}
+		v := p.t.Shards[victim]
+		if cmp.Or(-cmp.Compare(boolInt(p.bad(sh.Replicas[0])), boolInt(p.bad(v.Replicas[0]))),
+			cmp.Compare(count[sh.ID], count[v.ID]), -cmp.Compare(sh.ID, v.ID)) < 0 {
+			victim = i
+		}
+	}
+	from := p.t.Shards[victim].ID
+	var slots []int
+	for _, r := range p.t.Shards[victim].Slots {
+		for x := r.Start; x <= r.End; x++ {
+			slots = append(slots, x)
+		}
+	}
+	others := len(p.t.Shards) - 1
+	for len(slots) > 0 {
+		// The shard with the fewest slots takes the next share.
+		var to shard.ID
+		for _, sh := range p.t.Shards {
+			if sh.ID != from && (to == 0 || count[sh.ID] < count[to]) {
+				to = sh.ID
+			}
+		}
+		n := min(len(slots), maxSlotsPerMove, max(1, (len(slots)+others-1)/others))
+		p.t.LastMoveID++
+		p.t.Moves = append(p.t.Moves, SlotMove{ID: p.t.LastMoveID, Slots: rangesOf(slots[:n]), From: from, To: to})
+		count[to] += n
+		slots = slots[n:]
+	}
+	p.note("retire shard %d: its slots move to the other shards", from)
 	return true
 }
 

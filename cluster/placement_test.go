@@ -214,3 +214,73 @@ func TestPlacementWaitsForSettledGroups(t *testing.T) {
 		t.Fatalf("new shard %+v", sh)
 	}
 }
+
+// finishMoves gives every queued move's slots to its target, as the live
+// moves do when they end.
+func finishMoves(topo *Topology) {
+	for _, m := range topo.Moves {
+		for i := range topo.Shards {
+			sh := &topo.Shards[i]
+			var keep []int
+			for _, r := range sh.Slots {
+				for x := r.Start; x <= r.End; x++ {
+					moved := false
+					for _, mr := range m.Slots {
+						moved = moved || sh.ID == m.From && x >= mr.Start && x <= mr.End
+					}
+					if !moved {
+						keep = append(keep, x)
+					}
+				}
+			}
+			if sh.ID == m.To {
+				for _, mr := range m.Slots {
+					for x := mr.Start; x <= mr.End; x++ {
+						keep = append(keep, x)
+					}
+				}
+				slices.Sort(keep)
+			}
+			sh.Slots = rangesOf(keep)
+		}
+	}
+	topo.Moves = nil
+}
+
+// TestPlacementRetiresShard drains a node of a cluster whose shards all
+// have slots: one shard's slots move to the others, then it is dropped.
+func TestPlacementRetiresShard(t *testing.T) {
+	topo := Plan(testNodes(4, 3), 0, 3)
+	in := placementInput{replicas: 3, shardPerNode: true, state: states(topo)}
+	settle(t, topo, in)
+	topo.Draining = append(topo.Draining, "n01")
+	settle(t, topo, in)
+	if len(topo.Moves) == 0 || len(topo.Shards) != 4 {
+		t.Fatalf("no shard retiring: %d shards, moves %v", len(topo.Shards), topo.Moves)
+	}
+	from := topo.Moves[0].From
+	for _, m := range topo.Moves {
+		if m.From != from || m.To == from {
+			t.Fatalf("moves %v", topo.Moves)
+		}
+	}
+	finishMoves(topo)
+	if err := topo.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, topo, in)
+	if len(topo.Shards) != 3 || topo.Shard(from) != nil || topo.Node("n01") != nil {
+		t.Fatalf("after the moves: shards %v, n01 %v", topo.Shards, topo.Node("n01"))
+	}
+	checkSpread(t, topo, 3, false, nil) // zone z1 left with n01
+	// The slots went evenly to the others.
+	for _, sh := range topo.Shards {
+		n := 0
+		for _, r := range sh.Slots {
+			n += r.End - r.Start + 1
+		}
+		if n < 16384/3-1 || n > 16384/3+2 {
+			t.Errorf("shard %d has %d slots", sh.ID, n)
+		}
+	}
+}

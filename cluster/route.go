@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/flotilla-db/flotilla/engine"
 	"github.com/flotilla-db/flotilla/proto"
@@ -61,29 +64,98 @@ func (c *conn) routeSlot(rt *routeTable, slot int, write bool) routing {
 	if id == 0 {
 		return routing{err: errUnbound, slot: slot}
 	}
+	if c.asking {
+		if r, ok := c.routeImported(rt, slot); ok {
+			return r
+		}
+	}
 	rep := rt.local[id]
 	if rep != nil && rep.Group != nil {
 		if !write && c.readonly {
+			if rep.FSM.Exported(engine.Slot(slot)) {
+				return routing{err: c.movedAway(rt, slot), slot: slot}
+			}
 			return routing{rep: rep, slot: slot}
 		}
 		// A new leader takes writes at once (the log orders them after
 		// what earlier leaders committed); reads wait in confirmRead
 		// until it has applied that.
 		if rep.Group.IsLeader() {
+			if rep.FSM.Exported(engine.Slot(slot)) {
+				return routing{err: c.movedAway(rt, slot), slot: slot}
+			}
 			return routing{rep: rep, slot: slot}
+		}
+	}
+	// A shard led here that has imported the slot holds its only live
+	// copy (the source exported it first), so it serves it even before
+	// this node's copy of the configuration gives it the slot: otherwise
+	// a client would bounce between this node's -MOVED to the source and
+	// the source's -MOVED back here until the configuration arrives.
+	for _, r := range rt.local {
+		if r.Group != nil && r.Group.IsLeader() {
+			if st, _ := r.FSM.SlotState(engine.Slot(slot)); st == raft.SlotImported {
+				return routing{rep: r, slot: slot}
+			}
 		}
 	}
 	return routing{err: c.redirect(rt, id, slot), slot: slot}
 }
 
+// movedAway is the reply for a slot its shard has exported in a live move
+// (slotmove.go) that the configuration does not give to the target yet:
+// -ASK to the target's leader, as Redis Cluster answers for a key already
+// migrated; -TRYAGAIN while that leader is unknown, or the move is not
+// known here yet (this node's copy of the configuration is behind).
+func (c *conn) movedAway(rt *routeTable, slot int) string {
+	to, ok := rt.movingTo[slot]
+	if !ok {
+		return errTryAgain
+	}
+	if node := rt.topo.Node(rt.leaderOf(to)); node != nil {
+		return "ASK " + strconv.Itoa(slot) + " " + node.Addr
+	}
+	return errTryAgain
+}
+
+// routeImported routes a command sent after ASKING: a slot moving to a
+// shard this node leads is served here once the shard has imported it
+// (the source has stopped serving it); until then the command waits
+// (-TRYAGAIN, which awaitLeader holds).
+func (c *conn) routeImported(rt *routeTable, slot int) (routing, bool) {
+	to, ok := rt.movingTo[slot]
+	if !ok {
+		return routing{}, false
+	}
+	rep := rt.local[to]
+	if rep == nil || rep.Group == nil || !rep.Group.IsLeader() {
+		return routing{}, false
+	}
+	if st, _ := rep.FSM.SlotState(engine.Slot(slot)); st != raft.SlotImported {
+		return routing{err: errTryAgain, slot: slot}, true
+	}
+	return routing{rep: rep, slot: slot}, true
+}
+
 // redirect is the reply for a slot this node does not lead: -MOVED to the
-// leader, or -CLUSTERDOWN while the shard has none.
+// leader, or -CLUSTERDOWN while the shard has none. When this node's
+// replica is cut off from the others (shard.Replica.Stranded), they may
+// well have elected a leader this node cannot hear of: -MOVED to another
+// replica instead, which serves the slot or redirects to its leader (a
+// cluster client follows MOVED at once and reloads its slot map, where it
+// would retry -CLUSTERDOWN on this same node).
 func (c *conn) redirect(rt *routeTable, id shard.ID, slot int) string {
 	leader := rt.leaderOf(id)
 	if leader == "" || leader == c.s.node.self.ID {
-		if rep := rt.local[id]; rep != nil && leader == c.s.node.self.ID {
+		rep := rt.local[id]
+		if rep != nil && leader == c.s.node.self.ID {
 			// Leader, but the barrier of its term is not applied yet.
 			return errTryAgain
+		}
+		if rep != nil && rep.Stranded() {
+			if addr := c.s.node.strandedRedirect(rt, id); addr != "" {
+				return "MOVED " + strconv.Itoa(slot) + " " + addr
+			}
 		}
 		return errClusterDown
 	}
@@ -92,6 +164,43 @@ func (c *conn) redirect(rt *routeTable, id shard.ID, slot int) string {
 		return errClusterDown
 	}
 	return "MOVED " + strconv.Itoa(slot) + " " + node.Addr
+}
+
+// strandedRedirect is where a node whose replica of shard id is stranded
+// sends clients: the shard's leader as gossip last named it, when that is
+// another node gossip holds alive; else another replica, one gossip holds
+// alive first (a node cut off soon holds every other node failed: then the
+// first other replica). "" when the shard has no other replica.
+func (n *clusterNode) strandedRedirect(rt *routeTable, id shard.ID) string {
+	sh := rt.topo.Shard(id)
+	if sh == nil {
+		return ""
+	}
+	down := map[string]bool{}
+	for _, m := range n.ml.Members() {
+		if m.State != memberlist.StateAlive {
+			down[m.Name] = true
+		}
+	}
+	if l := rt.hints[id]; l != "" && l != n.self.ID && !down[l] && slices.Contains(sh.Replicas, l) {
+		if node := rt.topo.Node(l); node != nil {
+			return node.Addr
+		}
+	}
+	first := ""
+	for _, r := range sh.Replicas {
+		node := rt.topo.Node(r)
+		if r == n.self.ID || node == nil {
+			continue
+		}
+		if !down[r] {
+			return node.Addr
+		}
+		if first == "" {
+			first = node.Addr
+		}
+	}
+	return first
 }
 
 // pendingWrites are consecutive writes of one pipeline to one shard,
@@ -189,8 +298,8 @@ func proposeSettled(rep *shard.Replica, e *raft.Entry) (*raft.Result, error) {
 		if errors.Is(err, shard.ErrNotLeader) {
 			// Just deposed (a handover ended, or an election): learn the
 			// new leader, briefly, so the client gets -MOVED to it rather
-			// than -CLUSTERDOWN.
-			for i := 0; i < 200 && rep.Leader() == ""; i++ {
+			// than -CLUSTERDOWN; not when this node is cut off.
+			for i := 0; i < 200 && rep.Leader() == "" && !rep.Stranded(); i++ {
 				time.Sleep(5 * time.Millisecond)
 			}
 			return res, err
@@ -207,7 +316,7 @@ func proposeSettled(rep *shard.Replica, e *raft.Entry) (*raft.Result, error) {
 		}
 		if !rep.Group.IsLeader() {
 			// Wait briefly to learn the new leader for the redirect.
-			for i := 0; i < 100 && rep.Leader() == ""; i++ {
+			for i := 0; i < 100 && rep.Leader() == "" && !rep.Stranded(); i++ {
 				time.Sleep(5 * time.Millisecond)
 			}
 			return res, err
@@ -612,7 +721,10 @@ func (w *collectWriter) Proto() int                     { return 2 }
 // awaitLeader holds a command for a shard without a known leader (an
 // election or a handover is on) for up to a second, as Redis pauses
 // clients during a failover, and routes it again: most clients do not
-// retry -CLUSTERDOWN inside a pipeline.
+// retry -CLUSTERDOWN inside a pipeline. It holds only while this node can
+// expect to hear of the new leader: once its replica is stranded (cut off
+// from the others, shard.Replica.Stranded), routing answers -MOVED to
+// another replica (redirect) and the command goes at once.
 func (c *conn) awaitLeader(cmd *proto.Command, args [][]byte, r routing) routing {
 	if r.slot < 0 || c.s.node.route.Load().topo == nil {
 		return r

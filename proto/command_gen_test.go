@@ -59,10 +59,14 @@ var implementedCommands = func() map[string][]string {
 }()
 
 // addedCommands are commands Flotilla has that Redis 7.0 lacks; they are
-// not compared with the oracle. CLUSTER MYSHARDID comes from Redis 7.2
-// (src/commands/cluster-myshardid.json there: arity 2, STALE,
-// NONDETERMINISTIC_OUTPUT, since 7.2.0; ACL category @slow as every
-// command that is not @fast).
+// not compared with the oracle. A name without '|' is a top-level command,
+// one with '|' a subcommand of a Redis command or of an added one. CLUSTER
+// MYSHARDID comes from Redis 7.2 (src/commands/cluster-myshardid.json
+// there: arity 2, STALE, NONDETERMINISTIC_OUTPUT, since 7.2.0; ACL category
+// @slow as every command that is not @fast). FLOTILLA is Flotilla's own
+// administration family (cluster/admin_flotilla.go); its flags and ACL
+// categories follow Redis's rules (ADMIN implies @admin and @dangerous,
+// every command that is not FAST is @slow).
 var addedCommands = map[string]string{
 	"cluster|myshardid": `{
 		"name": "cluster|myshardid",
@@ -78,6 +82,144 @@ var addedCommands = map[string]string{
 			"complexity": "O(1)"
 		}
 	}`,
+	"flotilla": `{
+		"name": "flotilla",
+		"arity": -2,
+		"flags": [],
+		"first_key": 0, "last_key": 0, "step": 0,
+		"acl_categories": ["slow"],
+		"docs": {
+			"summary": "A container for Flotilla cluster administration commands",
+			"since": "0.1.0",
+			"group": "cluster",
+			"complexity": "Depends on subcommand."
+		}
+	}`,
+	"flotilla|status": `{
+		"name": "flotilla|status",
+		"arity": 2,
+		"flags": ["admin", "noscript", "loading", "stale", "no_multi"],
+		"first_key": 0, "last_key": 0, "step": 0,
+		"acl_categories": ["admin", "slow", "dangerous"],
+		"tips": ["nondeterministic_output"],
+		"docs": {
+			"summary": "Returns, as JSON, this node's view of the cluster: nodes, shards, and the Raft state of the replicas it holds.",
+			"since": "0.1.0",
+			"group": "cluster",
+			"complexity": "O(N) where N is the number of nodes and shards"
+		}
+	}`,
+	"flotilla|failover": `{
+		"name": "flotilla|failover",
+		"arity": -3,
+		"flags": ["admin", "noscript", "no_multi"],
+		"first_key": 0, "last_key": 0, "step": 0,
+		"acl_categories": ["admin", "slow", "dangerous"],
+		"docs": {
+			"summary": "Transfers the leadership of a shard to one of its replicas. Sent to the shard's leader.",
+			"since": "0.1.0",
+			"group": "cluster",
+			"complexity": "O(1)",
+			"arguments": [
+				{"name": "shard-id", "type": "integer"},
+				{"name": "node-id", "type": "string", "flags": ["optional"]}
+			]
+		}
+	}`,
+	"flotilla|slots": `{
+		"name": "flotilla|slots",
+		"arity": 5,
+		"flags": ["admin", "noscript", "no_multi"],
+		"first_key": 0, "last_key": 0, "step": 0,
+		"acl_categories": ["admin", "slow", "dangerous"],
+		"docs": {
+			"summary": "Queues a live move of slot ranges to a shard. Returns the move's ID.",
+			"since": "0.1.0",
+			"group": "cluster",
+			"complexity": "O(N) where N is the number of slots",
+			"arguments": [
+				{"name": "move", "type": "pure-token", "token": "MOVE"},
+				{"name": "ranges", "type": "string"},
+				{"name": "shard-id", "type": "integer"}
+			]
+		}
+	}`,
+	"flotilla|moves": `{
+		"name": "flotilla|moves",
+		"arity": 2,
+		"flags": ["admin", "noscript", "loading", "stale", "no_multi"],
+		"first_key": 0, "last_key": 0, "step": 0,
+		"acl_categories": ["admin", "slow", "dangerous"],
+		"tips": ["nondeterministic_output"],
+		"docs": {
+			"summary": "Returns, as JSON, the slot moves this node knows of, with their progress.",
+			"since": "0.1.0",
+			"group": "cluster",
+			"complexity": "O(N) where N is the number of moves"
+		}
+	}`,
+	"flotilla|rebalance": `{
+		"name": "flotilla|rebalance",
+		"arity": 2,
+		"flags": ["admin", "noscript", "no_multi"],
+		"first_key": 0, "last_key": 0, "step": 0,
+		"acl_categories": ["admin", "slow", "dangerous"],
+		"docs": {
+			"summary": "Queues the slot moves that even out the shards. Returns how many were queued.",
+			"since": "0.1.0",
+			"group": "cluster",
+			"complexity": "O(N) where N is the number of slots"
+		}
+	}`,
+	"flotilla|node": `{
+		"name": "flotilla|node",
+		"arity": 4,
+		"flags": ["admin", "noscript", "no_multi"],
+		"first_key": 0, "last_key": 0, "step": 0,
+		"acl_categories": ["admin", "slow", "dangerous"],
+		"docs": {
+			"summary": "Adds a node to the cluster by its gossip address, or drains and removes one.",
+			"since": "0.1.0",
+			"group": "cluster",
+			"complexity": "O(1)",
+			"arguments": [
+				{"name": "operation", "type": "oneof", "arguments": [
+					{"name": "add", "type": "block", "arguments": [
+						{"name": "add", "type": "pure-token", "token": "ADD"},
+						{"name": "gossip-address", "type": "string"}
+					]},
+					{"name": "remove", "type": "block", "arguments": [
+						{"name": "remove", "type": "pure-token", "token": "REMOVE"},
+						{"name": "node-id", "type": "string"}
+					]}
+				]}
+			]
+		}
+	}`,
+	"flotilla|help": `{
+		"name": "flotilla|help",
+		"arity": 2,
+		"flags": ["loading", "stale"],
+		"first_key": 0, "last_key": 0, "step": 0,
+		"acl_categories": ["slow"],
+		"docs": {
+			"summary": "Show helpful text about the different subcommands",
+			"since": "0.1.0",
+			"group": "cluster",
+			"complexity": "O(1)"
+		}
+	}`,
+}
+
+// addedTopLevel returns how many of addedCommands are top-level commands.
+func addedTopLevel() int {
+	n := 0
+	for name := range addedCommands {
+		if !strings.Contains(name, "|") {
+			n++
+		}
+	}
+	return n
 }
 
 // hiddenFlags are the flags COMMAND INFO does not show (may_replicate,
@@ -170,18 +312,41 @@ func TestGenerateCommandTable(t *testing.T) {
 		}
 		cmds = append(cmds, c)
 	}
-	for full, js := range addedCommands {
+	// Added top-level commands first, so that added subcommands find
+	// their parent whatever the map's order.
+	var added []string
+	for full := range addedCommands {
+		added = append(added, full)
+	}
+	sort.Slice(added, func(i, j int) bool {
+		ti, tj := !strings.Contains(added[i], "|"), !strings.Contains(added[j], "|")
+		if ti != tj {
+			return ti
+		}
+		return added[i] < added[j]
+	})
+	for _, full := range added {
 		var c Command
-		if err := json.Unmarshal([]byte(js), &c); err != nil {
+		if err := json.Unmarshal([]byte(addedCommands[full]), &c); err != nil {
 			t.Fatalf("%s: %v", full, err)
 		}
-		parent, _, _ := strings.Cut(full, "|")
+		parent, _, isSub := strings.Cut(full, "|")
+		if !isSub {
+			cmds = append(cmds, &c)
+			continue
+		}
+		found := false
 		for _, p := range cmds {
 			if p.Name == parent {
 				p.Subcommands = append(p.Subcommands, &c)
+				found = true
 			}
 		}
+		if !found {
+			t.Fatalf("%s: no parent command %s", full, parent)
+		}
 	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
 	var walk func([]*Command)
 	walk = func(cs []*Command) {
 		for _, c := range cs {

@@ -53,6 +53,8 @@ type FSM struct {
 
 	lastNow     atomic.Int64 // the time of the last entry applied
 	lastApplied atomic.Uint64
+	// slots are the slots in a live move (see migrate.go); nil when none.
+	slots atomic.Pointer[slotStates]
 
 	// SnapshotPause is the longest writes waited because of the last
 	// snapshot: its begin plus the longest wait for a slot to be saved.
@@ -126,11 +128,20 @@ func (f *FSM) applyLocked(data []byte) *Result {
 	ctx := &f.ctx
 	ctx.DB = db
 	ctx.W = rec
+	// Slots exported by a live move refuse commands still in flight.
+	var moved *slotStates
+	if st := f.slots.Load(); st != nil && st.exported > 0 {
+		moved = st
+	}
 	switch e.Type {
 	case EntryCommands:
 		ctx.NoBlock = false
 		for i, args := range e.Cmds {
 			res.Offsets = append(res.Offsets, len(rec.buf))
+			if moved != nil && refused(moved, args) {
+				rec.WriteError(errMoved)
+				continue
+			}
 			ctx.Reset(args, e.Now, CommandSeed(e.Seed, i))
 			runCommand(ctx, rec)
 			if b := ctx.Blocked; b != nil {
@@ -143,6 +154,15 @@ func (f *FSM) applyLocked(data []byte) *Result {
 		}
 	case EntryExec:
 		ctx.NoBlock = true
+		if moved != nil {
+			for _, args := range e.Cmds {
+				if refused(moved, args) {
+					rec.WriteError(errMoved)
+					res.Replies = rec.Bytes()
+					return res
+				}
+			}
+		}
 		rec.WriteArray(len(e.Cmds))
 		for i, args := range e.Cmds {
 			res.Offsets = append(res.Offsets, len(rec.buf))
@@ -152,12 +172,15 @@ func (f *FSM) applyLocked(data []byte) *Result {
 	case EntryExpire:
 		keys := make([][]byte, 0, len(e.Cmds))
 		for _, c := range e.Cmds {
-			if len(c) > 0 {
+			// An exported slot is frozen whole, expired keys included.
+			if len(c) > 0 && (moved == nil || moved.m[engine.KeySlot(c[0])].state != SlotExported) {
 				keys = append(keys, c[0])
 			}
 		}
 		rec.WriteInt(int64(db.DeleteExpired(e.Now, keys)))
 	case EntryNoop:
+	case EntryMigrate:
+		f.applyMigrate(e, rec)
 	default:
 		panic(fmt.Sprintf("raft: unknown log entry type %d", e.Type))
 	}
@@ -223,8 +246,9 @@ func (f *FSM) Snapshot() (hraft.FSMSnapshot, error) {
 	putInt64(hdr[:8], f.lastNow.Load())
 	putInt64(hdr[8:], int64(f.lastApplied.Load()))
 	cow := f.store.DB().BeginSnapshot()
+	slots := f.slots.Load()
 	f.store.EndWrite()
-	return &fsmSnapshot{f: f, hdr: hdr, cow: cow, begin: time.Since(start)}, nil
+	return &fsmSnapshot{f: f, hdr: hdr, cow: cow, slots: slots, begin: time.Since(start)}, nil
 }
 
 // Restore replaces the keyspace with a snapshot's.
@@ -235,11 +259,16 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		return fmt.Errorf("raft: snapshot header: %w", err)
 	}
+	slots, err := readSlotStates(br)
+	if err != nil {
+		return err
+	}
 	db, err := engine.ReadSnapshot(br)
 	if err != nil {
 		return err
 	}
 	f.store.BeginWrite()
+	f.setSlots(slots)
 	f.store.ReplaceDBLocked(db)
 	f.lastNow.Store(getInt64(hdr[:8]))
 	f.lastApplied.Store(uint64(getInt64(hdr[8:])))
@@ -251,12 +280,14 @@ type fsmSnapshot struct {
 	f     *FSM
 	hdr   [16]byte
 	cow   *engine.SnapshotCOW
+	slots *slotStates
 	begin time.Duration
 }
 
 func (s *fsmSnapshot) Persist(sink hraft.SnapshotSink) error {
 	bw := bufio.NewWriterSize(sink, 1<<20)
 	bw.Write(s.hdr[:])
+	writeSlotStates(bw, s.slots)
 	_, err := s.cow.WriteTo(bw)
 	if err == nil {
 		err = bw.Flush()

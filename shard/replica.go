@@ -44,8 +44,22 @@ type Replica struct {
 	// hearing from its leader before it stops naming it (see Leader). Set
 	// before Start.
 	LeaderSilence time.Duration
-	lease         atomic.Pointer[readLease]
-	leaseMu       sync.Mutex // orders lease grants against transfers
+	// StrandedAfter and DeposedAfter, when positive, say when this
+	// replica stops expecting its shard to get a leader it will hear from
+	// soon (see Stranded): after StrandedAfter without hearing from any
+	// leader (longer than an election among replicas that reach each
+	// other takes), or DeposedAfter after it lost its own leadership
+	// without hearing from a successor since. Set before Start.
+	StrandedAfter time.Duration
+	DeposedAfter  time.Duration
+	// started is when Start ran: silence is counted from then at the
+	// latest (hashicorp/raft's LastContact is zero until a first contact).
+	started time.Time
+	// deposedAt is when this node was last seen to lose its leadership
+	// (watchLeadership).
+	deposedAt atomic.Pointer[time.Time]
+	lease     atomic.Pointer[readLease]
+	leaseMu   sync.Mutex // orders lease grants against transfers
 	// noLeaseUntil: no lease is granted by a round that starts before
 	// this time (a leadership transfer voids leases; see
 	// TransferLeadership).
@@ -104,6 +118,7 @@ func NewReplica(id ID, seed uint64) *Replica {
 // commit a barrier at the start of each term.
 func (r *Replica) Start(g *raft.Group) {
 	r.Group = g
+	r.started = time.Now()
 	r.wg.Add(1)
 	go r.watchLeadership()
 }
@@ -128,12 +143,14 @@ func (r *Replica) watchLeadership() {
 	ch := r.Group.Raft.LeaderCh()
 	check := time.NewTicker(200 * time.Millisecond)
 	defer check.Stop()
+	led := false
 	for {
 		select {
 		case <-r.stop:
 			return
 		case isLeader := <-ch:
 			r.LeaderChanges.Add(1)
+			r.noteLeading(&led, isLeader)
 			if isLeader {
 				r.makeReady()
 			}
@@ -145,6 +162,19 @@ func (r *Replica) watchLeadership() {
 			}
 		}
 	}
+}
+
+// noteLeading records when this node stops leading (for Stranded); led is
+// what LeaderCh said last. LeaderCh keeps its latest value, so a loss of
+// leadership is seen unless it is followed by a new one; it is sent after
+// hashicorp/raft recorded the step-down as a contact. Called from
+// watchLeadership only.
+func (r *Replica) noteLeading(led *bool, isLeader bool) {
+	if *led && !isLeader {
+		now := time.Now()
+		r.deposedAt.Store(&now)
+	}
+	*led = isLeader
 }
 
 func (r *Replica) makeReady() {
@@ -178,6 +208,38 @@ func (r *Replica) Leader() string {
 		return ""
 	}
 	return l
+}
+
+// Stranded reports whether this replica no longer expects its shard to get
+// a leader it will hear from soon, so that holding a client here for one
+// is pointless: it does not lead, knows no leader (Leader), and either has
+// heard from none for StrandedAfter, or lost its own leadership more than
+// DeposedAfter ago and has heard from no successor since. Both happen to a
+// node cut off from the other replicas, while they elect a leader among
+// themselves: a leader cut off steps down once it has missed a quorum for
+// the leader-lease timeout (hashicorp/raft), and then hears from nobody;
+// its followers hear from nobody at once. A successor after a handover or
+// after a stale leader meets a newer term is heard from within a
+// heartbeat or an election. Safe for concurrent use.
+func (r *Replica) Stranded() bool {
+	if r.Group == nil || r.Group.IsLeader() || r.Leader() != "" {
+		return false
+	}
+	now := time.Now()
+	heard := r.Group.Raft.LastContact()
+	if heard.Before(r.started) {
+		heard = r.started
+	}
+	if r.StrandedAfter > 0 && now.Sub(heard) > r.StrandedAfter {
+		return true
+	}
+	// NB: hashicorp/raft records a contact when its leader steps down, just
+	// before LeaderCh says so (deposedAt), so a contact after deposedAt
+	// came from another node.
+	if dep := r.deposedAt.Load(); r.DeposedAfter > 0 && dep != nil && !heard.After(*dep) && now.Sub(*dep) > r.DeposedAfter {
+		return true
+	}
+	return false
 }
 
 // ConfirmRead returns once this node is confirmed leader, ready, by a

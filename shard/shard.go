@@ -22,6 +22,8 @@ type Shard struct {
 		blocked map[string][]*Waiter
 		ready   []string
 		isReady map[string]bool
+		// tracker records changes to slots being moved away (migrate.go).
+		tracker *tracker
 	}
 }
 
@@ -248,6 +250,9 @@ type notifier Shard
 
 func (n *notifier) KeyModified(key []byte) {
 	s := (*Shard)(n)
+	if s.mu.tracker != nil {
+		s.mu.tracker.modified(key)
+	}
 	if len(s.mu.watched) == 0 {
 		return
 	}
@@ -284,6 +289,9 @@ func (n *notifier) KeyReady(key []byte) {
 
 func (n *notifier) Flushed() {
 	s := (*Shard)(n)
+	if s.mu.tracker != nil {
+		s.mu.tracker.reset = true
+	}
 	// As Redis's touchAllWatchedKeysInDb: a flush modifies the watched keys
 	// that existed.
 	for k, list := range s.mu.watched {
@@ -307,6 +315,9 @@ func (s *Shard) ReplaceDBLocked(db *engine.DB) {
 	st.Expired.Store(old.Expired.Load())
 	st.Evicted.Store(old.Evicted.Load())
 	s.db = db
+	if s.mu.tracker != nil {
+		s.mu.tracker.reset = true
+	}
 	for _, list := range s.mu.watched {
 		for _, w := range list {
 			w.dirty.Store(true)

@@ -68,6 +68,8 @@ func DefaultRegistry(fw *Firewall, fwErr error) Registry {
 		"zone-loss":          func() Fault { return &ZoneLossFault{} },
 		"restart-all":        func() Fault { return &RestartAllFault{} },
 		"failover":           func() Fault { return &FailoverFault{} },
+		"move-slots":         func() Fault { return &MoveFault{} },
+		"move-slots-kill":    func() Fault { return &MoveFault{Kill: true} },
 	}
 }
 

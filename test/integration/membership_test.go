@@ -212,8 +212,18 @@ func placedTopology(c *localcluster.Cluster, want, replicas int, zones bool) (*c
 			}
 		}
 	}
-	if len(topo.Nodes) != want || len(topo.Draining) > 0 || len(topo.Shards) != want {
-		return nil, fmt.Errorf("epoch %d: %d nodes, %d shards, draining %v", topo.Epoch, len(topo.Nodes), len(topo.Shards), topo.Draining)
+	if len(topo.Nodes) != want || len(topo.Draining) > 0 || len(topo.Shards) != want || len(topo.Moves) > 0 {
+		return nil, fmt.Errorf("epoch %d: %d nodes, %d shards, draining %v, %d slot moves", topo.Epoch, len(topo.Nodes), len(topo.Shards), topo.Draining, len(topo.Moves))
+	}
+	// Slots spread evenly (rebalance, by live moves).
+	for _, sh := range topo.Shards {
+		n := 0
+		for _, r := range sh.Slots {
+			n += r.End - r.Start + 1
+		}
+		if n < 16384/len(topo.Shards) || n > 16384/len(topo.Shards)+1 {
+			return nil, fmt.Errorf("epoch %d: shard %d has %d slots", topo.Epoch, sh.ID, n)
+		}
 	}
 	zoneOf := map[string]string{}
 	for _, n := range topo.Nodes {
@@ -252,20 +262,6 @@ func placedTopology(c *localcluster.Cluster, want, replicas int, zones bool) (*c
 	return topo, nil
 }
 
-// nodeIndex returns the index of the node with ID id in topo.
-func nodeIndex(c *localcluster.Cluster, topo *cluster.Topology, id string) int {
-	for _, n := range topo.Nodes {
-		if n.ID == id {
-			for i := 0; i < c.Len(); i++ {
-				if c.Addr(i) == n.Addr {
-					return i
-				}
-			}
-		}
-	}
-	return -1
-}
-
 func addrsOf(c *localcluster.Cluster, idx ...int) []string {
 	var out []string
 	for _, i := range idx {
@@ -277,10 +273,10 @@ func addrsOf(c *localcluster.Cluster, idx ...int) []string {
 // TestGrowAndShrink grows a 3-node cluster to 6 nodes, one node at a time,
 // and shrinks it back to 3 by draining nodes (SIGTERM with shutdown-drain
 // yes), while clients write; every acknowledged write is read back, and
-// every slot is owned by exactly one shard in every epoch seen. Without
-// live slot moves the new shards stay empty: what this shows is
-// membership (admission, replicas placed and rebuilt, groups reconciled,
-// data deleted where a node left) with no loss and no downtime.
+// every slot is owned by exactly one shard in every epoch seen. Each new
+// node gets a shard and replicas, and slots rebalance to the new shard by
+// live moves; each drained node's replicas are rebuilt elsewhere, and a
+// shard is retired (its slots moved to the others, then dropped).
 func TestGrowAndShrink(t *testing.T) {
 	c := newMemberCluster(t, 6, 3, "127.0.0.101", "--shutdown-drain", "yes")
 	if err := c.StartNodes(0, 1, 2); err != nil {

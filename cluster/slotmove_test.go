@@ -1,0 +1,176 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilla-db/flotilla/engine"
+	"github.com/flotilla-db/flotilla/shard"
+)
+
+// waitMoved waits until the configuration gives slot to shard to with no
+// move left, and returns the statuses of the moves done.
+func waitMoved(t *testing.T, s *Server, slot int, to shard.ID) []MoveStatus {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		rt := s.node.route.Load()
+		if rt.topo != nil && rt.owners[slot] == to && len(rt.topo.Moves) == 0 {
+			// The mover reports done once it also dropped the source's
+			// copy, just after the configuration change.
+			var done []MoveStatus
+			for _, st := range s.node.moveStatus() {
+				if st.State == "done" {
+					done = append(done, st)
+				}
+			}
+			s.node.movers.mu.Lock()
+			running := len(s.node.movers.runs)
+			s.node.movers.mu.Unlock()
+			if len(done) > 0 && running == 0 {
+				return done
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("slot %d did not move to shard %d: moves %+v", slot, to, s.node.moveStatus())
+	return nil
+}
+
+// TestSlotMoveUnderLoad moves a slot of 10,000 keys between two shards
+// while go-redis cluster clients write and read it: every acknowledged
+// write is there afterwards, counters count every acknowledged INCR, no
+// read saw a value older than one acknowledged before it, the clients
+// saw only redirects they follow, and the source keeps no copy.
+func TestSlotMoveUnderLoad(t *testing.T) {
+	s := startClusterNode(t, "cluster-shards", "2")
+	ctx := context.Background()
+	const tag = "{mv}"
+	slot := int(engine.KeySlotString(tag))
+	rt := s.node.route.Load()
+	from := rt.owners[slot]
+	to := shard.ID(1)
+	if from == 1 {
+		to = 2
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{s.Addr()}, MaxRedirects: 16})
+	defer cc.Close()
+	const preload = 10000
+	pipe := cc.Pipeline()
+	for i := range preload {
+		pipe.Set(ctx, fmt.Sprintf("%s:pre:%d", tag, i), strconv.Itoa(i), 0)
+		if i%500 == 499 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	var (
+		stop     atomic.Bool
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		acked    = map[string]string{}
+		incrs    [4]atomic.Int64
+		failures atomic.Int64
+		lastOK   atomic.Int64
+		maxGap   atomic.Int64
+	)
+	lastOK.Store(time.Now().UnixNano())
+	noteOK := func() {
+		now := time.Now().UnixNano()
+		if gap := now - lastOK.Swap(now); gap > maxGap.Load() {
+			maxGap.Store(gap)
+		}
+	}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			counter := fmt.Sprintf("%s:ctr:%d", tag, w)
+			reg := fmt.Sprintf("%s:reg:%d", tag, w)
+			last := 0
+			for i := 0; !stop.Load(); i++ {
+				key := fmt.Sprintf("%s:w%d:%d", tag, w, i)
+				if err := cc.Set(ctx, key, "v"+strconv.Itoa(i), 0).Err(); err != nil {
+					failures.Add(1)
+					t.Errorf("SET %s: %v", key, err)
+					continue
+				}
+				mu.Lock()
+				acked[key] = "v" + strconv.Itoa(i)
+				mu.Unlock()
+				noteOK()
+				if err := cc.Incr(ctx, counter).Err(); err != nil {
+					failures.Add(1)
+					t.Errorf("INCR: %v", err)
+				} else {
+					incrs[w].Add(1)
+				}
+				// A register only this writer writes: a read must see
+				// its last acknowledged value.
+				if err := cc.Set(ctx, reg, i, 0).Err(); err == nil {
+					last = i
+				}
+				if got, err := cc.Get(ctx, reg).Int(); err != nil || got != last {
+					t.Errorf("GET %s = %d, %v; want %d", reg, got, err, last)
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	maxGap.Store(0)
+	if _, err := s.node.moveSlots([]SlotRange{{Start: slot, End: slot}}, to); err != nil {
+		t.Fatal(err)
+	}
+	done := waitMoved(t, s, slot, to)
+	took := time.Since(start)
+	time.Sleep(300 * time.Millisecond)
+	stop.Store(true)
+	wg.Wait()
+	if failures.Load() > 0 {
+		t.Fatalf("%d commands failed during the move", failures.Load())
+	}
+
+	for k, v := range acked {
+		if got, err := cc.Get(ctx, k).Result(); err != nil || got != v {
+			t.Fatalf("acknowledged %s=%s, read %q, %v", k, v, got, err)
+		}
+	}
+	for i := 0; i < preload; i += 97 {
+		if got, _ := cc.Get(ctx, fmt.Sprintf("%s:pre:%d", tag, i)).Result(); got != strconv.Itoa(i) {
+			t.Fatalf("preloaded key %d: %q", i, got)
+		}
+	}
+	for w := range 4 {
+		if got, _ := cc.Get(ctx, fmt.Sprintf("%s:ctr:%d", tag, w)).Int64(); got != incrs[w].Load() {
+			t.Fatalf("counter %d = %d, %d INCRs acknowledged", w, got, incrs[w].Load())
+		}
+	}
+	want := int64(preload + len(acked) + 8)
+	if n, err := cc.ClusterCountKeysInSlot(ctx, slot).Result(); err != nil || n != want {
+		t.Fatalf("COUNTKEYSINSLOT = %d, %v; want %d", n, err, want)
+	}
+	src := s.node.route.Load().local[from]
+	src.BeginRead()
+	left := src.DB().SlotLen(engine.Slot(slot))
+	src.EndRead()
+	if left != 0 {
+		t.Fatalf("the source shard kept %d keys of the moved slot", left)
+	}
+	if len(done) == 0 {
+		t.Fatal("no move reported done")
+	}
+	st := done[len(done)-1]
+	t.Logf("moved slot %d (%d keys) in %v: %.0f keys/s, handover pause %.1f ms, longest gap between acknowledged SETs %.1f ms",
+		slot, st.KeysMoved, took.Round(time.Millisecond), float64(st.KeysMoved)/took.Seconds(), st.PauseMS,
+		float64(maxGap.Load())/1e6)
+}
