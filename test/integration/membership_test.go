@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -310,11 +311,8 @@ func TestGrowAndShrink(t *testing.T) {
 	// configuration group's first voters).
 	for _, i := range []int{0, 1, 2} {
 		start := time.Now()
-		if err := c.Stop(i); err != nil {
-			t.Fatal(err)
-		}
-		if ee := c.Node(i).ExitErr; ee != nil {
-			t.Fatalf("node%d exited with %v", i+1, ee)
+		if err := stopDumping(c, i, 90*time.Second); err != nil {
+			t.Fatalf("node%d: %v\n%s", i+1, err, c.LogTail(i, 400))
 		}
 		if _, err := os.Stat(filepath.Join(c.Node(i).DataDir, "removed")); err != nil {
 			t.Fatalf("node%d stopped without being removed: %v", i+1, err)
@@ -329,6 +327,27 @@ func TestGrowAndShrink(t *testing.T) {
 	cc2 := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrsOf(c, 3, 4, 5), MaxRedirects: 8})
 	defer cc2.Close()
 	checkAcked(t, ctx, cc2, append(acked, preload...))
+}
+
+// stopDumping stops node i (SIGTERM) and waits for it to exit; if it has
+// not after d, it sends SIGQUIT, so that the Go runtime writes every
+// goroutine's stack to its log, and returns an error.
+func stopDumping(c *localcluster.Cluster, i int, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- c.Stop(i) }()
+	select {
+	case err := <-done:
+		if err == nil && c.Node(i).ExitErr != nil {
+			err = fmt.Errorf("exited with %v", c.Node(i).ExitErr)
+		}
+		return err
+	case <-time.After(d):
+		if pid := c.Node(i).PID; pid > 0 {
+			syscall.Kill(pid, syscall.SIGQUIT)
+		}
+		<-done
+		return fmt.Errorf("did not exit within %v of SIGTERM; goroutines dumped", d)
+	}
 }
 
 // preloadKeys writes n keys (value = key) through pipelines and returns
