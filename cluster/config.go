@@ -90,6 +90,8 @@ var params = []*param{
 	{name: "raft-election-timeout", def: "250", norm: intRange(10, 60000)},
 	{name: "raft-snapshot-threshold", def: "16384", norm: intRange(16, math.MaxInt32)},
 	{name: "read-lease", def: "yes", norm: oneOf("yes", "no")},
+	{name: "shutdown-drain", def: "no", mutable: true, norm: normBool},
+	{name: "cluster-replace-after", def: "60000", mutable: true, norm: intRange(0, math.MaxInt32)},
 	{name: "daemonize", def: "no", norm: oneOf("no")},
 	{name: "appendonly", def: "no", norm: oneOf("no")},
 	{name: "save", def: "", norm: normString},

@@ -78,6 +78,9 @@ type clusterNode struct {
 	wg            sync.WaitGroup
 	closeMu       sync.Mutex // serialises opening groups with close
 	closed        bool
+
+	// mship is the membership work's state (membership.go).
+	mship membership
 }
 
 // routeTable is an immutable view of the slot map and the local replicas.
@@ -96,6 +99,9 @@ type routeTable struct {
 type nodeMeta struct {
 	NodeInfo
 	Leads []shard.ID `json:"leads,omitempty"`
+	// Formed: the node belongs to a formed cluster (it has a topology), so
+	// a new node meeting it joins that cluster instead of forming one.
+	Formed bool `json:"formed,omitempty"`
 }
 
 func (s *Server) newClusterNode() (*clusterNode, error) {
@@ -127,7 +133,8 @@ func (s *Server) newClusterNode() (*clusterNode, error) {
 	n.mu.alive = map[string]time.Time{}
 	n.mu.expireCursor = map[shard.ID]uint64{}
 	n.mu.pinned = map[shard.ID]bool{}
-	n.cfgFSM.onChange = func(*Topology) { n.kick() }
+	n.cfgFSM.onChange = func(*Topology) { n.kick(); n.kickMembership() }
+	n.mship.init()
 	n.route.Store(&routeTable{})
 	return n, nil
 }
@@ -175,6 +182,9 @@ func loadNodeID(dir, configured string) (string, error) {
 // the cluster recorded in the data dir or waits to form a new one.
 func (n *clusterNode) start() error {
 	if err := os.MkdirAll(n.dir, 0o750); err != nil {
+		return err
+	}
+	if err := n.checkRemovedMarker(); err != nil {
 		return err
 	}
 	id, err := loadNodeID(n.dir, n.s.cfg.Get("node-id"))
@@ -271,6 +281,8 @@ func (n *clusterNode) start() error {
 	}
 	n.wg.Add(1)
 	go n.loop()
+	n.wg.Add(1)
+	go n.runMembership()
 	return nil
 }
 
@@ -411,7 +423,7 @@ type gossipDelegate clusterNode
 
 func (d *gossipDelegate) NodeMeta(limit int) []byte {
 	n := (*clusterNode)(d)
-	m := nodeMeta{NodeInfo: n.self, Leads: n.ledShards()}
+	m := nodeMeta{NodeInfo: n.self, Leads: n.ledShards(), Formed: n.cfgFSM.current() != nil}
 	b, _ := json.Marshal(m)
 	if len(b) > limit {
 		m.Leads = nil
@@ -461,6 +473,7 @@ func (n *clusterNode) noteMember(m *memberlist.Node, alive bool) {
 	if changed {
 		n.kick()
 	}
+	n.recordMember(m, alive)
 }
 
 // members returns the NodeInfo of every live gossip member.
@@ -486,8 +499,14 @@ func (n *clusterNode) bootstrap() {
 	defer n.wg.Done()
 	var nodes []NodeInfo
 	for {
+		// A node meeting a formed cluster joins it (membership.go); a
+		// node given seeds waits to meet them before it counts members.
+		if n.joinsRunningCluster() {
+			n.joinRunning()
+			return
+		}
 		nodes = n.members()
-		if len(nodes) >= n.expect {
+		if len(nodes) >= n.expect && (len(n.seeds()) == 0 || n.ml.NumMembers() > 1) {
 			break
 		}
 		select {
@@ -499,7 +518,8 @@ func (n *clusterNode) bootstrap() {
 	slices.SortFunc(nodes, func(a, b NodeInfo) int { return strings.Compare(a.ID, b.ID) })
 	nodes = nodes[:n.expect]
 	if !slices.ContainsFunc(nodes, func(x NodeInfo) bool { return x.ID == n.self.ID }) {
-		n.log.Warn("the cluster formed without this node; joining a running cluster is not supported yet")
+		n.log.Info("the cluster forms without this node; it joins once formed")
+		n.joinRunning()
 		return
 	}
 	plan := Plan(nodes, n.shards, n.replicas)
@@ -710,9 +730,25 @@ func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {
 	if n.closed {
 		return ErrServerClosed
 	}
+	n.mu.Lock()
+	_, open := n.mu.replicas[sh.ID]
+	n.mu.Unlock()
+	if open {
+		return nil // opened meanwhile (membership.go opens too)
+	}
+	// Only a brand-new shard's first members bootstrap its group, all with
+	// the same configuration; any other replica joins the running group
+	// when its leader adds it (bootstrapping it with another
+	// configuration could form a second group).
 	var servers []hraft.Server
-	for _, id := range sh.Replicas {
-		servers = append(servers, hraft.Server{Suffrage: hraft.Voter, ID: hraft.ServerID(id), Address: hraft.ServerAddress(t.Node(id).Raft)})
+	if slices.Contains(sh.Bootstrap, n.self.ID) {
+		for _, id := range sh.Bootstrap {
+			node := t.Node(id)
+			if node == nil {
+				return fmt.Errorf("shard %d bootstraps with unknown node %s", sh.ID, id)
+			}
+			servers = append(servers, hraft.Server{Suffrage: hraft.Voter, ID: hraft.ServerID(id), Address: hraft.ServerAddress(node.Raft)})
+		}
 	}
 	rep := shard.NewReplica(sh.ID, seedOf(sh.ID))
 	if n.s.cfg.Bool("read-lease") {

@@ -249,6 +249,9 @@ func (n *clusterNode) handleRPC(req *rpcRequest, payload []byte, resp *rpcRespon
 		}
 		return res.Replies
 	}
+	if out, ok := n.handleMembershipRPC(req, resp); ok {
+		return out
+	}
 	resp.Err = "unknown request " + req.Kind
 	return nil
 }

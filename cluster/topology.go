@@ -34,6 +34,11 @@ type ShardInfo struct {
 	ID       shard.ID    `json:"id"`
 	Slots    []SlotRange `json:"slots"`
 	Replicas []string    `json:"replicas"`
+	// Bootstrap, set only while a brand-new shard's group forms, is the
+	// configuration its first members bootstrap it with (all of them the
+	// same). Every other replica joins the running group without
+	// bootstrapping: the group's leader adds it (see membership.go).
+	Bootstrap []string `json:"bootstrap,omitempty"`
 }
 
 // Topology is the cluster configuration kept in the configuration group:
@@ -51,6 +56,15 @@ type Topology struct {
 	Moves []SlotMove `json:"moves,omitempty"`
 	// LastMoveID numbers moves.
 	LastMoveID uint64 `json:"last_move_id,omitempty"`
+	// Draining are the nodes being removed: placement moves their
+	// replicas and votes elsewhere, then they leave (membership.go).
+	Draining []string `json:"draining,omitempty"`
+	// Removed are the last nodes removed from the cluster, so that a
+	// removed node still in the gossip is not admitted again.
+	Removed []string `json:"removed,omitempty"`
+	// LastShardID is the highest shard ID ever given: shard IDs are never
+	// reused (a node that was down may still hold a dropped shard's data).
+	LastShardID shard.ID `json:"last_shard_id,omitempty"`
 }
 
 // SlotMove is a live move of slots from one shard to another (see
@@ -136,6 +150,9 @@ func (t *Topology) Validate() error {
 		if o == 0 {
 			return fmt.Errorf("slot %d has no shard", s)
 		}
+	}
+	if err := t.validateMembers(); err != nil {
+		return err
 	}
 	moving := map[int]bool{}
 	for _, m := range t.Moves {
@@ -234,9 +251,10 @@ func Plan(nodes []NodeInfo, shards, replicas int) *Topology {
 			load[n]++
 		}
 		t.Shards = append(t.Shards, ShardInfo{
-			ID:       shard.ID(i + 1),
-			Slots:    []SlotRange{{Start: start, End: end}},
-			Replicas: reps,
+			ID:        shard.ID(i + 1),
+			Slots:     []SlotRange{{Start: start, End: end}},
+			Replicas:  reps,
+			Bootstrap: slices.Clone(reps),
 		})
 	}
 	voters := 3

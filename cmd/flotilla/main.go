@@ -8,6 +8,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -73,11 +74,37 @@ func run(args []string) int {
 	select {
 	case s := <-sig:
 		log.Info("received signal, shutting down", "signal", s.String())
+		if s == syscall.SIGTERM && srv.DrainOnShutdown() {
+			drain(srv, sig, log)
+		}
 	case <-srv.Done():
 	}
 	srv.Close()
 	log.Info("bye")
 	return 0
+}
+
+// drain removes the node from its cluster before it stops
+// (shutdown-drain yes): its replicas move to other nodes first. A second
+// signal stops it at once.
+func drain(srv *cluster.Server, sig <-chan os.Signal, log *slog.Logger) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- srv.Drain(ctx) }()
+	log.Info("draining: moving this node's replicas to other nodes before it stops (signal again to stop now)")
+	select {
+	case err := <-done:
+		if err != nil {
+			log.Warn("drain", "err", err)
+		} else {
+			log.Info("drained: the node left the cluster")
+		}
+	case s := <-sig:
+		log.Warn("drain interrupted", "signal", s.String())
+		cancel()
+		<-done
+	}
 }
 
 // ioThreads is the number of threads to run Go code on (io-threads; see
