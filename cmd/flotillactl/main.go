@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilla-db/flotilla/shard"
 )
 
 const usageText = `flotillactl: administer a Flotilla cluster through any of its nodes.
@@ -318,12 +320,12 @@ func (c *ctl) dispatch(ctx context.Context) error {
 }
 
 // parseShard parses a shard ID: a positive integer.
-func parseShard(s string) (uint32, error) {
+func parseShard(s string) (shard.ID, error) {
 	v, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || v == 0 {
 		return 0, fmt.Errorf("invalid shard %q: want a shard ID (a positive integer)", s)
 	}
-	return uint32(v), nil
+	return shard.ID(v), nil
 }
 
 // checkRanges checks the shape of slot ranges ("0-99,200,300-310") before

@@ -7,20 +7,23 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flotilla-db/flotilla/cluster"
+	"github.com/flotilla-db/flotilla/shard"
 )
 
 // failover moves shard's leadership to node (any of its other replicas
 // when node is ""): FLOTILLA FAILOVER goes to the shard's leader, and
 // again to wherever a -NOTLEADER points; then the new leader is confirmed
 // with the nodes' statuses.
-func (c *ctl) failover(ctx context.Context, shardID uint32, nodeArg string) error {
+func (c *ctl) failover(ctx context.Context, shardID shard.ID, nodeArg string) error {
 	v, err := c.collect(ctx)
 	if err != nil {
 		return err
 	}
 	sh := v.shard(shardID)
 	if sh == nil {
-		var ids []uint32
+		var ids []shard.ID
 		for _, s := range v.topo.Shards {
 			ids = append(ids, s.ID)
 		}
@@ -48,7 +51,7 @@ func (c *ctl) failover(ctx context.Context, shardID uint32, nodeArg string) erro
 	if n := v.node(before); n != nil {
 		addr = n.Addr
 	}
-	args := []any{"FLOTILLA", "FAILOVER", shardID}
+	args := []any{"FLOTILLA", "FAILOVER", uint32(shardID)}
 	if target != "" {
 		args = append(args, target)
 	}
@@ -100,8 +103,8 @@ func (c *ctl) failover(ctx context.Context, shardID uint32, nodeArg string) erro
 }
 
 // slotsMove queues a move of ranges to shard and follows it.
-func (c *ctl) slotsMove(ctx context.Context, ranges string, shardID uint32) error {
-	id, err := c.client(c.o.addr).Do(ctx, "FLOTILLA", "SLOTS", "MOVE", ranges, shardID).Int64()
+func (c *ctl) slotsMove(ctx context.Context, ranges string, shardID shard.ID) error {
+	id, err := c.client(c.o.addr).Do(ctx, "FLOTILLA", "SLOTS", "MOVE", ranges, uint32(shardID)).Int64()
 	if err != nil {
 		return fmt.Errorf("FLOTILLA SLOTS MOVE: %v", err)
 	}
@@ -161,17 +164,8 @@ func (c *ctl) nodeRemove(ctx context.Context, nodeArg string) error {
 	return c.waitMoves(ctx, nil, before)
 }
 
-// The JSON of FLOTILLA MOVES (cluster.MoveStatus).
-type moveStatus struct {
-	ID        uint64      `json:"id"`
-	Slots     []slotRange `json:"slots"`
-	From      uint32      `json:"from"`
-	To        uint32      `json:"to"`
-	State     string      `json:"state"`
-	KeysMoved int64       `json:"keys_moved"`
-	KeysTotal int64       `json:"keys_total"`
-	Started   time.Time   `json:"started"`
-}
+// The JSON of FLOTILLA MOVES.
+type moveStatus = cluster.MoveStatus
 
 // finalState reports whether a move's state is done or failed.
 func finalState(s string) bool { return s == "done" || strings.HasPrefix(s, "failed") }

@@ -93,7 +93,7 @@ func script(polls ...map[uint64]moveStatus) func(context.Context) map[uint64]mov
 
 func TestFollowMoves(t *testing.T) {
 	mv := func(id uint64, state string, moved, total int64) moveStatus {
-		return moveStatus{ID: id, From: 1, To: 2, Slots: []slotRange{{0, 99}}, State: state, KeysMoved: moved, KeysTotal: total}
+		return moveStatus{ID: id, From: 1, To: 2, Slots: []slotRange{{Start: 0, End: 99}}, State: state, KeysMoved: moved, KeysTotal: total}
 	}
 	type poll = map[uint64]moveStatus
 	for _, tc := range []struct {

@@ -13,56 +13,19 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilla-db/flotilla/cluster"
+	"github.com/flotilla-db/flotilla/shard"
 )
 
-// The JSON of FLOTILLA STATUS (cluster.FlotillaStatus), as this program
-// reads it.
-type nodeStatus struct {
-	Node       string          `json:"node"`
-	Addr       string          `json:"addr"`
-	Epoch      uint64          `json:"epoch"`
-	Controller string          `json:"controller"`
-	Nodes      []nodeInfo      `json:"nodes"`
-	Shards     []shardInfo     `json:"shards"`
-	Replicas   []replicaStatus `json:"replicas"`
-}
-
-type nodeInfo struct {
-	ID          string   `json:"id"`
-	Zone        string   `json:"zone"`
-	Addr        string   `json:"addr"`
-	Gossip      string   `json:"gossip"`
-	State       string   `json:"state"`
-	Alive       bool     `json:"alive"`
-	ConfigVoter bool     `json:"config_voter"`
-	Shards      []uint32 `json:"shards"`
-	Leads       []uint32 `json:"leads"`
-}
-
-type slotRange struct {
-	Start int `json:"start"`
-	End   int `json:"end"`
-}
-
-type shardInfo struct {
-	ID       uint32      `json:"id"`
-	Slots    []slotRange `json:"slots"`
-	Replicas []string    `json:"replicas"`
-	Leader   string      `json:"leader"`
-}
-
-type replicaStatus struct {
-	Shard         uint32 `json:"shard"`
-	Role          string `json:"role"`
-	RaftState     string `json:"raft_state"`
-	Term          uint64 `json:"term"`
-	CommitIndex   uint64 `json:"commit_index"`
-	AppliedIndex  uint64 `json:"applied_index"`
-	LastIndex     uint64 `json:"last_index"`
-	LastContactMs int64  `json:"last_contact_ms"`
-	Keys          int64  `json:"keys"`
-	Lag           uint64 `json:"lag"`
-}
+// The JSON of FLOTILLA STATUS, as the server defines it.
+type (
+	nodeStatus    = cluster.FlotillaStatus
+	nodeInfo      = cluster.NodeStatus
+	slotRange     = cluster.SlotRange
+	shardInfo     = cluster.ShardStatus
+	replicaStatus = cluster.ReplicaStatus
+)
 
 // view is the cluster as every node that answered sees it.
 type view struct {
@@ -147,7 +110,7 @@ func (v *view) node(id string) *nodeInfo {
 }
 
 // shard returns the topology's shard id, or nil.
-func (v *view) shard(id uint32) *shardInfo {
+func (v *view) shard(id shard.ID) *shardInfo {
 	for i := range v.topo.Shards {
 		if v.topo.Shards[i].ID == id {
 			return &v.topo.Shards[i]
@@ -157,7 +120,7 @@ func (v *view) shard(id uint32) *shardInfo {
 }
 
 // replica returns node's own report of its replica of shard, or nil.
-func (v *view) replica(node string, shard uint32) *replicaStatus {
+func (v *view) replica(node string, shard shard.ID) *replicaStatus {
 	st := v.byNode[node]
 	if st == nil {
 		return nil
@@ -230,12 +193,12 @@ func (v *view) resolveNode(s string) (*nodeInfo, error) {
 // nodeRow is one line of the nodes table.
 type nodeRow struct {
 	id, addr, zone, state, config string
-	shards, leads                 []uint32
+	shards, leads                 []shard.ID
 }
 
 // shardRow is one line of the shards table.
 type shardRow struct {
-	id       uint32
+	id       shard.ID
 	slots    []slotRange
 	leader   string // address, or "?" when unknown
 	replicas []string
@@ -245,7 +208,7 @@ type shardRow struct {
 
 // replicaRow is one line of the replicas table (status -v).
 type replicaRow struct {
-	shard                                  uint32
+	shard                                  shard.ID
 	node, role, state                      string
 	term, commit, applied, last, lag, keys string
 	contact                                string
@@ -253,7 +216,7 @@ type replicaRow struct {
 
 // rows lays the view out as the tables show it.
 func (v *view) rows() ([]nodeRow, []shardRow, []replicaRow) {
-	leaders := map[uint32]string{}
+	leaders := map[shard.ID]string{}
 	for i := range v.topo.Shards {
 		sh := &v.topo.Shards[i]
 		leaders[sh.ID] = v.leader(sh)
@@ -308,7 +271,7 @@ func (v *view) rows() ([]nodeRow, []shardRow, []replicaRow) {
 			r.replicas = append(r.replicas, addr(id))
 		}
 		if lr := v.replica(leader, sh.ID); lr != nil {
-			r.keys = strconv.FormatInt(lr.Keys, 10)
+			r.keys = strconv.Itoa(lr.Keys)
 		}
 		var maxLag uint64
 		followers, known := 0, 0
@@ -329,7 +292,7 @@ func (v *view) rows() ([]nodeRow, []shardRow, []replicaRow) {
 				row.commit = strconv.FormatUint(rep.CommitIndex, 10)
 				row.applied = strconv.FormatUint(rep.AppliedIndex, 10)
 				row.last = strconv.FormatUint(rep.LastIndex, 10)
-				row.keys = strconv.FormatInt(rep.Keys, 10)
+				row.keys = strconv.Itoa(rep.Keys)
 				switch {
 				case rep.LastContactMs < 0:
 					row.contact = "never"
@@ -483,7 +446,7 @@ func formatRanges(rs []slotRange) string {
 }
 
 // idList renders shard IDs compactly: "1-3,5", or "-" for none.
-func idList(ids []uint32) string {
+func idList(ids []shard.ID) string {
 	if len(ids) == 0 {
 		return "-"
 	}
@@ -495,7 +458,7 @@ func idList(ids []uint32) string {
 			rs[n-1].End = int(id)
 			continue
 		}
-		rs = append(rs, slotRange{int(id), int(id)})
+		rs = append(rs, slotRange{Start: int(id), End: int(id)})
 	}
 	return formatRanges(rs)
 }

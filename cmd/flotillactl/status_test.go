@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/flotilla-db/flotilla/shard"
 )
 
 const (
@@ -26,9 +28,9 @@ func sampleView() *view {
 				{ID: idC, Zone: "zone-c", Addr: "10.0.0.3:6379", State: "dead", ConfigVoter: true},
 			},
 			Shards: []shardInfo{
-				{ID: 2, Slots: []slotRange{{5461, 10921}}, Replicas: []string{idB, idA, idC}, Leader: idA},
-				{ID: 1, Slots: []slotRange{{0, 5460}, {16000, 16000}}, Replicas: []string{idA, idB, idC}, Leader: idA},
-				{ID: 3, Slots: []slotRange{{10922, 15999}, {16001, 16383}}, Replicas: []string{idC, idA, idB}, Leader: idC},
+				{ID: 2, Slots: []slotRange{{Start: 5461, End: 10921}}, Replicas: []string{idB, idA, idC}, Leader: idA},
+				{ID: 1, Slots: []slotRange{{Start: 0, End: 5460}, {Start: 16000, End: 16000}}, Replicas: []string{idA, idB, idC}, Leader: idA},
+				{ID: 3, Slots: []slotRange{{Start: 10922, End: 15999}, {Start: 16001, End: 16383}}, Replicas: []string{idC, idA, idB}, Leader: idC},
 			},
 		}
 	}
@@ -95,7 +97,7 @@ func TestRenderStatusVerbose(t *testing.T) {
 func TestViewLeaderAndLag(t *testing.T) {
 	v := sampleView()
 	for _, tc := range []struct {
-		shard  uint32
+		shard  shard.ID
 		leader string
 	}{{1, idA}, {2, idA}, {3, idB}} {
 		if got := v.leader(v.shard(tc.shard)); got != tc.leader {
@@ -157,19 +159,19 @@ func TestResolveNode(t *testing.T) {
 
 func TestFormatting(t *testing.T) {
 	for _, tc := range []struct {
-		ids  []uint32
+		ids  []shard.ID
 		want string
 	}{
 		{nil, "-"},
-		{[]uint32{1}, "1"},
-		{[]uint32{3, 1, 2}, "1-3"},
-		{[]uint32{1, 2, 3, 5, 7, 8}, "1-3,5,7-8"},
+		{[]shard.ID{1}, "1"},
+		{[]shard.ID{3, 1, 2}, "1-3"},
+		{[]shard.ID{1, 2, 3, 5, 7, 8}, "1-3,5,7-8"},
 	} {
 		if got := idList(tc.ids); got != tc.want {
 			t.Errorf("idList(%v) = %q, want %q", tc.ids, got, tc.want)
 		}
 	}
-	if got := formatRanges([]slotRange{{300, 310}, {0, 99}, {200, 200}}); got != "0-99,200,300-310" {
+	if got := formatRanges([]slotRange{{Start: 300, End: 310}, {Start: 0, End: 99}, {Start: 200, End: 200}}); got != "0-99,200,300-310" {
 		t.Errorf("formatRanges = %q", got)
 	}
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -12345: "-12,345"} {

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/flotilla-db/flotilla/cluster"
+	"github.com/flotilla-db/flotilla/shard"
 )
 
 // SlotMover is a Target that moves slots between its shards live.
@@ -123,22 +126,6 @@ func (f *MoveFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*Inje
 
 var _ SlotMover = (*FlotillaTarget)(nil)
 
-// flotillaStatus is what the drills read of FLOTILLA STATUS.
-type flotillaStatus struct {
-	Nodes []struct {
-		ID   string `json:"id"`
-		Addr string `json:"addr"`
-	} `json:"nodes"`
-	Shards []struct {
-		ID     int    `json:"id"`
-		Leader string `json:"leader"`
-		Slots  []struct {
-			Start int `json:"start"`
-			End   int `json:"end"`
-		} `json:"slots"`
-	} `json:"shards"`
-}
-
 func (t *FlotillaTarget) admin(ctx context.Context, i int, args ...any) (string, error) {
 	cl := redis.NewClient(&redis.Options{Addr: t.c.Addr(i), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 5 * time.Second})
 	defer cl.Close()
@@ -157,12 +144,13 @@ func (t *FlotillaTarget) StartMove(ctx context.Context, start, end int, rng *ran
 		if err != nil {
 			continue
 		}
-		var st flotillaStatus
+		var st cluster.FlotillaStatus
 		if err := json.Unmarshal([]byte(s), &st); err != nil {
 			return 0, "", -1, err
 		}
-		from, leader := 0, ""
-		var others []int
+		var from shard.ID
+		leader := ""
+		var others []shard.ID
 		for _, sh := range st.Shards {
 			owns := false
 			for _, r := range sh.Slots {
@@ -183,7 +171,7 @@ func (t *FlotillaTarget) StartMove(ctx context.Context, start, end int, rng *ran
 		if end > start {
 			ranges += "-" + strconv.Itoa(end)
 		}
-		reply, err := t.admin(ctx, i, "FLOTILLA", "SLOTS", "MOVE", ranges, strconv.Itoa(to))
+		reply, err := t.admin(ctx, i, "FLOTILLA", "SLOTS", "MOVE", ranges, strconv.Itoa(int(to)))
 		if err != nil {
 			return 0, "", -1, fmt.Errorf("FLOTILLA SLOTS MOVE %s %d: %w", ranges, to, err)
 		}
@@ -207,12 +195,7 @@ func (t *FlotillaTarget) MoveDone(ctx context.Context, id uint64) (int64, time.D
 		if err != nil {
 			continue
 		}
-		var ms []struct {
-			ID        uint64  `json:"id"`
-			State     string  `json:"state"`
-			KeysMoved int64   `json:"keys_moved"`
-			PauseMS   float64 `json:"pause_ms"`
-		}
+		var ms []cluster.MoveStatus
 		json.Unmarshal([]byte(s), &ms)
 		for _, m := range ms {
 			if m.ID == id && m.State == "done" {
@@ -229,9 +212,7 @@ func (t *FlotillaTarget) MoveState(ctx context.Context, i int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var ms []struct {
-		State string `json:"state"`
-	}
+	var ms []cluster.MoveStatus
 	if err := json.Unmarshal([]byte(s), &ms); err != nil {
 		return "", err
 	}

@@ -15,36 +15,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flotilla-db/flotilla/cluster"
 	"github.com/flotilla-db/flotilla/engine"
+	"github.com/flotilla-db/flotilla/shard"
 	"github.com/flotilla-db/flotilla/test/localcluster"
 )
 
 func keySlot(key string) int { return int(engine.KeySlotString(key)) }
 
-// flotillaStatus is the part of FLOTILLA STATUS these tests read.
-type flotillaStatus struct {
-	Nodes []struct {
-		ID   string `json:"id"`
-		Addr string `json:"addr"`
-	} `json:"nodes"`
-	Shards []struct {
-		ID     int    `json:"id"`
-		Leader string `json:"leader"`
-		Slots  []struct {
-			Start int `json:"start"`
-			End   int `json:"end"`
-		} `json:"slots"`
-	} `json:"shards"`
-}
-
-type moveStatus struct {
-	ID        uint64  `json:"id"`
-	State     string  `json:"state"`
-	KeysMoved int64   `json:"keys_moved"`
-	PauseMS   float64 `json:"pause_ms"`
-}
-
-func status(ctx context.Context, t *testing.T, addr string) flotillaStatus {
+func status(ctx context.Context, t *testing.T, addr string) cluster.FlotillaStatus {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	defer c.Close()
@@ -52,7 +31,7 @@ func status(ctx context.Context, t *testing.T, addr string) flotillaStatus {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var st flotillaStatus
+	var st cluster.FlotillaStatus
 	if err := json.Unmarshal([]byte(s), &st); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +39,7 @@ func status(ctx context.Context, t *testing.T, addr string) flotillaStatus {
 }
 
 // shardOf returns the shard owning slot and another shard.
-func shardOf(st flotillaStatus, slot int) (owner, other int) {
+func shardOf(st cluster.FlotillaStatus, slot int) (owner, other shard.ID) {
 	for _, sh := range st.Shards {
 		for _, r := range sh.Slots {
 			if slot >= r.Start && slot <= r.End {
@@ -79,11 +58,11 @@ func shardOf(st flotillaStatus, slot int) (owner, other int) {
 // waitMoveDone polls FLOTILLA MOVES on every node until no move is left
 // and the slot's owner is shard to, and returns the done moves' statuses
 // the nodes report.
-func waitMoveDone(ctx context.Context, t *testing.T, c *localcluster.Cluster, slot, to int, timeout time.Duration) []moveStatus {
+func waitMoveDone(ctx context.Context, t *testing.T, c *localcluster.Cluster, slot int, to shard.ID, timeout time.Duration) []cluster.MoveStatus {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		var done []moveStatus
+		var done []cluster.MoveStatus
 		pending := false
 		up := ""
 		for _, addr := range c.Addrs() {
@@ -94,7 +73,7 @@ func waitMoveDone(ctx context.Context, t *testing.T, c *localcluster.Cluster, sl
 				continue // a node down (killed by the test) knows nothing to wait for
 			}
 			up = addr
-			var ms []moveStatus
+			var ms []cluster.MoveStatus
 			json.Unmarshal([]byte(s), &ms)
 			for _, m := range ms {
 				if m.State == "done" {
@@ -252,7 +231,7 @@ func TestSlotMoveAcrossNodes(t *testing.T) {
 		to := from%3 + 1
 		load.maxGap.Store(0)
 		start := time.Now()
-		if err := admin.Do(ctx, "FLOTILLA", "SLOTS", "MOVE", strconv.Itoa(slot), strconv.Itoa(to)).Err(); err != nil {
+		if err := admin.Do(ctx, "FLOTILLA", "SLOTS", "MOVE", strconv.Itoa(slot), strconv.Itoa(int(to))).Err(); err != nil {
 			t.Fatal(err)
 		}
 		done := waitMoveDone(ctx, t, c, slot, to, time.Minute)
@@ -318,7 +297,7 @@ func TestSlotMoveSurvivesSourceKill(t *testing.T) {
 	load := startSlotLoad(cc, tag, 2)
 	admin := redis.NewClient(&redis.Options{Addr: c.Addr(0)})
 	defer admin.Close()
-	if err := admin.Do(ctx, "FLOTILLA", "SLOTS", "MOVE", strconv.Itoa(slot), strconv.Itoa(to)).Err(); err != nil {
+	if err := admin.Do(ctx, "FLOTILLA", "SLOTS", "MOVE", strconv.Itoa(slot), strconv.Itoa(int(to))).Err(); err != nil {
 		t.Fatal(err)
 	}
 	// Kill the source's leader as soon as it copies.
