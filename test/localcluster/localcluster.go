@@ -3,7 +3,6 @@ package localcluster
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -142,28 +141,16 @@ type node struct {
 	}
 }
 
-// process is one run of a node. Its wait goroutine, started by spawn, is
-// its only owner of cmd.Wait: it ends when the process exits, which Close
-// guarantees (by SIGKILL) unless the cluster is detached.
+// process is one run of a node, with what the cluster knows of it.
 type process struct {
-	cmd  *exec.Cmd
-	pid  int
-	done chan struct{} // closed once the process is reaped
-	err  error         // cmd.Wait's result; read only after done
+	*Process
 
 	// Guarded by node.mu.
 	paused   bool
 	expected bool // we stopped or killed it: its exit is not a failure
 }
 
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *process) exited() bool { return p.Exited() }
 
 // Start makes a cluster as New does and starts every node, returning once
 // each accepts connections (not yet once the cluster is ready: see
@@ -365,9 +352,9 @@ func (c *Cluster) Node(i int) NodeInfo {
 	defer n.mu.Unlock()
 	if p := n.mu.proc; p != nil {
 		if p.exited() {
-			info.ExitErr = p.err
+			info.ExitErr = p.Err()
 		} else {
-			info.Running, info.PID, info.Paused = true, p.pid, p.paused
+			info.Running, info.PID, info.Paused = true, p.PID(), p.paused
 		}
 	}
 	return info
@@ -518,13 +505,13 @@ func (c *Cluster) setPaused(i int, pause bool) error {
 	if pause {
 		sig = syscall.SIGSTOP
 	}
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := p.Signal(sig); err != nil {
 		return fmt.Errorf("localcluster: %s: %w", n.name, err)
 	}
 	n.mu.Lock()
 	p.paused = pause
 	n.mu.Unlock()
-	return WaitStopState(p.pid, pause, 5*time.Second)
+	return WaitStopState(p.PID(), pause, 5*time.Second)
 }
 
 // Close kills every node this cluster started and waits until they are
@@ -571,32 +558,13 @@ func (c *Cluster) spawn(n *node) error {
 	if closed {
 		return ErrClosed
 	}
-	logf, err := os.OpenFile(n.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	proc, err := StartProcess(ProcessSpec{Bin: c.opts.Bin, Args: n.args, Dir: n.dataDir, LogFile: n.logFile,
+		Env: c.opts.Env, Detach: c.opts.Detach, Who: "localcluster"})
 	if err != nil {
-		return err
-	}
-	// The child gets its own copy of the descriptor: with an *os.File as
-	// stdout, exec.Cmd copies nothing, so the log survives us (Detach).
-	defer logf.Close()
-	fmt.Fprintf(logf, "=== localcluster %s: %s %s\n", time.Now().Format(time.RFC3339Nano), c.opts.Bin, strings.Join(n.args, " "))
-	cmd := exec.Command(c.opts.Bin, n.args...)
-	cmd.Dir = n.dataDir
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr(c.opts.Detach)
-	if len(c.opts.Env) > 0 {
-		cmd.Env = append(os.Environ(), c.opts.Env...)
-	}
-	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("localcluster: start %s: %w", n.name, err)
 	}
-	p := &process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	n.mu.Lock()
-	n.mu.proc = p
+	n.mu.proc = &process{Process: proc}
 	n.mu.Unlock()
 	return nil
 }
@@ -612,9 +580,9 @@ func (n *node) signal(sig syscall.Signal) *process {
 		return nil
 	}
 	p.expected = true
-	p.cmd.Process.Signal(sig)
+	p.Signal(sig)
 	if p.paused && sig != syscall.SIGKILL {
-		p.cmd.Process.Signal(syscall.SIGCONT)
+		p.Signal(syscall.SIGCONT)
 	}
 	p.paused = false
 	return p
@@ -629,18 +597,18 @@ func (c *Cluster) awaitExit(n *node, p *process) error {
 	t := time.NewTimer(c.opts.StopTimeout)
 	defer t.Stop()
 	select {
-	case <-p.done:
+	case <-p.Done():
 		return nil
 	case <-t.C:
 	}
-	p.cmd.Process.Kill()
-	<-p.done
-	return fmt.Errorf("localcluster: %s (pid %d) did not exit within %s of SIGTERM; killed", n.name, p.pid, c.opts.StopTimeout)
+	p.Signal(syscall.SIGKILL)
+	<-p.Done()
+	return fmt.Errorf("localcluster: %s (pid %d) did not exit within %s of SIGTERM; killed", n.name, p.PID(), c.opts.StopTimeout)
 }
 
 // exitError describes n's unexpected exit, with the end of its log.
 func (c *Cluster) exitError(n *node, p *process) error {
-	return fmt.Errorf("%w: %s (pid %d): %v\n--- end of %s ---\n%s", ErrNodeExited, n.name, p.pid, p.err, n.logFile, c.LogTail(n.index, 20))
+	return fmt.Errorf("%w: %s (pid %d): %v\n--- end of %s ---\n%s", ErrNodeExited, n.name, p.PID(), p.Err(), n.logFile, c.LogTail(n.index, 20))
 }
 
 // waitListening waits until every node in nodes accepts TCP connections on
@@ -657,7 +625,7 @@ func (c *Cluster) waitListening(nodes []*node) error {
 			if p.exited() {
 				return c.exitError(n, p)
 			}
-			if !p.listening(n.addr) {
+			if !p.Listening(n.addr, true) {
 				still = append(still, n)
 			}
 		}
@@ -671,30 +639,6 @@ func (c *Cluster) waitListening(nodes []*node) error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// listening reports whether p answers on addr. It asks INFO for the
-// process_id, since a port that accepts connections may belong to another
-// program: a cluster already running on the same addresses and ports would
-// otherwise pass for ours while ours exits with "address already in use". A
-// node that answers without a pid (NOAUTH, say) counts as listening.
-func (p *process) listening(addr string) bool {
-	conn, err := net.DialTimeout("tcp", addr, 250*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	info, err := Do(addr, time.Second, "INFO", "server")
-	if err != nil {
-		var re ReplyError
-		return errors.As(err, &re)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			return v == strconv.Itoa(p.pid)
-		}
-	}
-	return true
 }
 
 // WaitReady waits until every running node is ready: CLUSTER INFO says
@@ -771,17 +715,4 @@ func (c *Cluster) probe(n *node) error {
 }
 
 // LogTail returns the last lines of node i's log, for failure messages.
-func (c *Cluster) LogTail(i, lines int) string {
-	f, err := os.Open(c.node(i).logFile)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	const maxTail = 64 << 10
-	if st, err := f.Stat(); err == nil && st.Size() > maxTail {
-		f.Seek(st.Size()-maxTail, 0)
-	}
-	data, _ := io.ReadAll(io.LimitReader(f, maxTail))
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(all[max(0, len(all)-lines):], "\n")
-}
+func (c *Cluster) LogTail(i, lines int) string { return TailFile(c.node(i).logFile, lines) }

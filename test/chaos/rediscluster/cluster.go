@@ -344,7 +344,7 @@ func (c *Cluster) RestartAll() error {
 	}
 	for _, p := range procs {
 		if p != nil {
-			<-p.done
+			<-p.Done()
 		}
 	}
 	for _, n := range c.nodes {
@@ -375,13 +375,13 @@ func (c *Cluster) setPaused(i int, pause bool) error {
 	if pause {
 		sig = syscall.SIGSTOP
 	}
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := p.Signal(sig); err != nil {
 		return fmt.Errorf("rediscluster: %s: %w", n.name, err)
 	}
 	n.mu.Lock()
 	p.paused = pause
 	n.mu.Unlock()
-	return localcluster.WaitStopState(p.pid, pause, 5*time.Second)
+	return localcluster.WaitStopState(p.PID(), pause, 5*time.Second)
 }
 
 // Close kills every node and waits until they are gone; a temporary

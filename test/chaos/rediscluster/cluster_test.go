@@ -380,7 +380,7 @@ func (c *Cluster) pids() map[int]int {
 	out := map[int]int{}
 	for _, n := range c.nodes {
 		if p := n.current(); p != nil {
-			out[n.index] = p.pid
+			out[n.index] = p.PID()
 		}
 	}
 	return out

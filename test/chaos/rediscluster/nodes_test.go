@@ -2,10 +2,13 @@ package rediscluster
 
 import (
 	"fmt"
+	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 
 	"github.com/flotilla-db/flotilla/test/chaos"
+	"github.com/flotilla-db/flotilla/test/localcluster"
 )
 
 // sampleNodes is CLUSTER NODES from node 1 of a cluster that redis-cli
@@ -67,9 +70,15 @@ func TestMergeNewestEpochWins(t *testing.T) {
 		c.nodes = append(c.nodes, &node{index: i, ip: fmt.Sprintf("127.0.0.%d", 21+i)})
 	}
 	// Nodes without a process count as killed: every Leader is -1. Give
-	// them all a live process but node 0.
+	// them all a live process but node 0 (sleep stands in for
+	// redis-server: only its being alive counts here).
 	for _, n := range c.nodes[1:] {
-		n.mu.proc = &process{done: make(chan struct{})}
+		p, err := localcluster.StartProcess(localcluster.ProcessSpec{Bin: "sleep", Args: []string{"60"}, LogFile: filepath.Join(t.TempDir(), "log")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Signal(syscall.SIGKILL); <-p.Done() })
+		n.mu.proc = &process{Process: p}
 	}
 	got := c.shards(merge([][]nodeLine{before, after}))
 	want := []chaos.ShardInfo{

@@ -1,14 +1,7 @@
 package rediscluster
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -36,25 +29,13 @@ type node struct {
 	}
 }
 
-// process is one run of a node. The goroutine started by spawn is the only
-// caller of cmd.Wait: it ends when the process exits, which Close ensures.
+// process is one run of a node.
 type process struct {
-	cmd  *exec.Cmd
-	pid  int
-	done chan struct{} // closed once the process is reaped
-	err  error         // cmd.Wait's result; read only after done
-
+	*localcluster.Process
 	paused bool // guarded by node.mu
 }
 
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *process) exited() bool { return p.Exited() }
 
 // current is n's running process (paused or not), or nil.
 func (n *node) current() *process {
@@ -85,27 +66,13 @@ func (c *Cluster) spawn(n *node) error {
 	if closed {
 		return ErrClosed
 	}
-	logf, err := os.OpenFile(n.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	proc, err := localcluster.StartProcess(localcluster.ProcessSpec{Bin: c.opts.Server, Args: n.args, Dir: n.dir,
+		LogFile: n.logFile, Who: "rediscluster"})
 	if err != nil {
-		return err
-	}
-	defer logf.Close() // the child has its own copy
-	fmt.Fprintf(logf, "=== rediscluster %s: %s %s\n", time.Now().Format(time.RFC3339Nano), c.opts.Server, strings.Join(n.args, " "))
-	cmd := exec.Command(c.opts.Server, n.args...)
-	cmd.Dir = n.dir
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("rediscluster: start %s: %w", n.name, err)
 	}
-	p := &process{cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
 	n.mu.Lock()
-	n.mu.proc = p
+	n.mu.proc = &process{Process: proc}
 	n.mu.Unlock()
 	return nil
 }
@@ -119,7 +86,7 @@ func (n *node) signal(sig syscall.Signal) *process {
 	if p == nil || p.exited() {
 		return nil
 	}
-	p.cmd.Process.Signal(sig)
+	p.Signal(sig)
 	if sig == syscall.SIGKILL {
 		p.paused = false
 	}
@@ -130,7 +97,7 @@ func (n *node) signal(sig syscall.Signal) *process {
 // so its port is free for a restart.
 func (n *node) kill() {
 	if p := n.signal(syscall.SIGKILL); p != nil {
-		<-p.done
+		<-p.Done()
 	}
 }
 
@@ -146,9 +113,9 @@ func (c *Cluster) waitListening(nodes []*node) error {
 			p := n.mu.proc
 			n.mu.Unlock()
 			if p.exited() {
-				return fmt.Errorf("%w: %s (pid %d): %v\n--- end of %s ---\n%s", ErrNodeExited, n.name, p.pid, p.err, n.logFile, c.LogTail(n.index, 20))
+				return fmt.Errorf("%w: %s (pid %d): %v\n--- end of %s ---\n%s", ErrNodeExited, n.name, p.PID(), p.Err(), n.logFile, c.LogTail(n.index, 20))
 			}
-			if !p.listening(n.addr) {
+			if !p.Listening(n.addr, false) {
 				still = append(still, n)
 			}
 		}
@@ -164,41 +131,7 @@ func (c *Cluster) waitListening(nodes []*node) error {
 	}
 }
 
-// listening reports whether p answers on addr. It compares INFO's
-// process_id with p's, since the port may belong to another program while
-// ours exits with "Address already in use". A node still loading its AOF
-// answers -LOADING: that counts as listening.
-func (p *process) listening(addr string) bool {
-	conn, err := net.DialTimeout("tcp", addr, 250*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	info, err := localcluster.Do(addr, time.Second, "INFO", "server")
-	if err != nil {
-		var re localcluster.ReplyError
-		return errors.As(err, &re)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
-			return v == strconv.Itoa(p.pid)
-		}
-	}
-	return false
-}
-
 // LogTail returns the last lines of node i's log, for failure messages.
 func (c *Cluster) LogTail(i, lines int) string {
-	f, err := os.Open(c.node(i).logFile)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	const maxTail = 64 << 10
-	if st, err := f.Stat(); err == nil && st.Size() > maxTail {
-		f.Seek(st.Size()-maxTail, io.SeekStart)
-	}
-	data, _ := io.ReadAll(io.LimitReader(f, maxTail))
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(all[max(0, len(all)-lines):], "\n")
+	return localcluster.TailFile(c.node(i).logFile, lines)
 }
