@@ -19,18 +19,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/flotilla-db/flotilla/test/localcluster"
 )
-
-const pidFile = "flotilla.pid"
 
 func main() {
 	if len(os.Args) < 2 {
@@ -89,7 +84,7 @@ func up(args []string) error {
 	var missing []int
 	for i := 0; i < c.Len(); i++ {
 		n := c.Node(i)
-		if pid := runningPID(n.DataDir); pid != 0 {
+		if pid := localcluster.RunningPID(n.DataDir); pid != 0 {
 			fmt.Printf("%s already running on %s (pid %d)\n", n.Name, n.Addr, pid)
 			continue
 		}
@@ -99,7 +94,7 @@ func up(args []string) error {
 	// already on our address could answer our readiness checks: refuse up
 	// front, naming the port.
 	for _, i := range missing {
-		if err := portsFree(c.Node(i).IP, c.Ports()); err != nil {
+		if err := localcluster.PortsFree(c.Node(i).IP, c.Ports()); err != nil {
 			return fmt.Errorf("%s: %w\nstop that process, or pick other ports (make cluster PORT=7000 LOCALFLAGS=\"-gossip-port 7950 -metrics-port -1\")", c.Node(i).Name, err)
 		}
 	}
@@ -109,7 +104,7 @@ func up(args []string) error {
 		// `down` finds it.
 		for _, i := range missing {
 			if n := c.Node(i); n.Running {
-				if werr := os.WriteFile(filepath.Join(n.DataDir, pidFile), []byte(strconv.Itoa(n.PID)+"\n"), 0o644); werr != nil {
+				if werr := os.WriteFile(filepath.Join(n.DataDir, localcluster.PidFile), []byte(strconv.Itoa(n.PID)+"\n"), 0o644); werr != nil {
 					err = errors.Join(err, werr)
 				}
 				fmt.Printf("%s started on %s (pid %d, zone %s)\n", n.Name, n.Addr, n.PID, n.Zone)
@@ -119,7 +114,7 @@ func up(args []string) error {
 			return fmt.Errorf("%w\n(`make cluster-down` stops what did start)", err)
 		}
 	}
-	if err := waitReady(c, missing, *timeout); err != nil {
+	if err := localcluster.WaitClusterOK(c, missing, *timeout); err != nil {
 		return fmt.Errorf("%w\nThe nodes are left running for a look at %s/node*/flotilla.log; `make cluster-down` stops them", err, *dir)
 	}
 	fmt.Printf("\nFlotilla cluster of %d nodes is ready (data and logs in %s/node1..node%d).\n", c.Len(), *dir, c.Len())
@@ -133,173 +128,17 @@ func up(args []string) error {
 	return nil
 }
 
-// waitReady waits until every node, started now or found running, reports
-// cluster_state:ok. A node started now that exits fails the wait at once.
-func waitReady(c *localcluster.Cluster, started []int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		var notReady []string
-		for _, i := range started {
-			if n := c.Node(i); !n.Running {
-				return fmt.Errorf("%s exited (%v):\n%s", n.Name, n.ExitErr, c.LogTail(i, 20))
-			}
-		}
-		for i, addr := range c.Addrs() {
-			info, err := localcluster.ClusterInfo(addr, time.Second)
-			switch {
-			case err != nil:
-				notReady = append(notReady, fmt.Sprintf("%s (%s): %v", c.Node(i).Name, addr, err))
-			case info["cluster_state"] != "ok":
-				notReady = append(notReady, fmt.Sprintf("%s (%s): cluster_state:%s", c.Node(i).Name, addr, info["cluster_state"]))
-			}
-		}
-		if len(notReady) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s:\n  %s", timeout, strings.Join(notReady, "\n  "))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func down(args []string) error {
 	fs := flag.NewFlagSet("down", flag.ExitOnError)
 	dir := fs.String("dir", ".cluster", "directory of the nodes' data, logs and pid files")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait after SIGTERM before SIGKILL")
 	fs.Parse(args)
-	nodeDirs, err := filepath.Glob(filepath.Join(*dir, "node*"))
-	if err != nil {
-		return err
-	}
-	pids := map[string]int{}
-	for _, d := range nodeDirs {
-		if pid := runningPID(d); pid != 0 {
-			if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
-				pids[d] = pid
-			}
-		}
-	}
-	deadline := time.Now().Add(*timeout)
-	for d, pid := range pids {
-		for runningPID(d) != 0 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if runningPID(d) != 0 {
-			fmt.Printf("%s (pid %d) did not stop within %s: SIGKILL\n", filepath.Base(d), pid, *timeout)
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	for _, d := range nodeDirs {
-		os.Remove(filepath.Join(d, pidFile))
-	}
-	if len(pids) == 0 {
-		fmt.Println("not running")
-	} else {
-		fmt.Printf("stopped %d nodes (data kept in %s)\n", len(pids), *dir)
-	}
-	return nil
+	return localcluster.StopDetached(*dir, *timeout, os.Stdout)
 }
 
 func status(args []string) error {
 	fs := flag.NewFlagSet("status", flag.ExitOnError)
 	dir := fs.String("dir", ".cluster", "directory of the nodes' data, logs and pid files")
 	fs.Parse(args)
-	nodeDirs, err := filepath.Glob(filepath.Join(*dir, "node*"))
-	if err != nil {
-		return err
-	}
-	if len(nodeDirs) == 0 {
-		fmt.Println("no cluster in", *dir)
-		return nil
-	}
-	for _, d := range nodeDirs {
-		pid := runningPID(d)
-		if pid == 0 {
-			fmt.Printf("%s: not running\n", filepath.Base(d))
-			continue
-		}
-		addr := listenAddr(pid)
-		state := "?"
-		if info, err := localcluster.ClusterInfo(addr, time.Second); err != nil {
-			state = err.Error()
-		} else {
-			state = "cluster_state:" + info["cluster_state"] + " known_nodes:" + info["cluster_known_nodes"]
-		}
-		fmt.Printf("%s: pid %d, %s, %s\n", filepath.Base(d), pid, addr, state)
-	}
-	return nil
-}
-
-// runningPID returns the pid in dir's pid file if that process is alive and
-// is the flotilla of that directory (its command line has --dir <dir>), so
-// a pid reused by another program, or a zombie, counts as not running.
-func runningPID(dir string) int {
-	data, err := os.ReadFile(filepath.Join(dir, pidFile))
-	if err != nil {
-		return 0
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 0 {
-		return 0
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return 0
-	}
-	args := cmdline(pid)
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "--dir" && filepath.Clean(args[i+1]) == abs {
-			return pid
-		}
-	}
-	return 0
-}
-
-// cmdline is a process's arguments, nil when it is gone (a zombie's are
-// empty too).
-func cmdline(pid int) []string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || len(data) == 0 {
-		return nil
-	}
-	return strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
-}
-
-// listenAddr is the --bind and --port of a node's command line.
-func listenAddr(pid int) string {
-	args := cmdline(pid)
-	ip, port := "127.0.0.1", "6379"
-	for i := 0; i+1 < len(args); i++ {
-		switch args[i] {
-		case "--bind":
-			ip = args[i+1]
-		case "--port":
-			port = args[i+1]
-		}
-	}
-	return ip + ":" + port
-}
-
-// portsFree checks that a node's ports are free on ip by binding them.
-func portsFree(ip string, p localcluster.Ports) error {
-	ports := []int{p.RESP, p.Cluster, p.Gossip}
-	if p.Metrics != 0 {
-		ports = append(ports, p.Metrics)
-	}
-	for _, port := range ports {
-		addr := net.JoinHostPort(ip, strconv.Itoa(port))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("%s is in use by a process this command did not start", addr)
-		}
-		ln.Close()
-	}
-	addr := net.JoinHostPort(ip, strconv.Itoa(p.Gossip))
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return fmt.Errorf("%s/udp is in use by a process this command did not start", addr)
-	}
-	pc.Close()
-	return nil
+	return localcluster.DetachedStatus(*dir, os.Stdout)
 }
