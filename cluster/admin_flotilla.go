@@ -141,8 +141,8 @@ func (n *clusterNode) status() *FlotillaStatus {
 	}
 	st.Epoch = t.Epoch
 	states := map[string]string{}
-	for _, m := range n.ml.Members() {
-		states[m.Name] = gossipState(m.State)
+	for name, m := range n.gossipMembers() {
+		states[name] = gossipState(m.state)
 	}
 	leaders := map[shard.ID]string{}
 	for _, sh := range t.Shards {

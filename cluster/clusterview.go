@@ -131,10 +131,12 @@ func (n *clusterNode) clusterView() (*routeTable, []viewShard, []viewLine) {
 func (n *clusterNode) deadNodes() map[string]bool {
 	out := map[string]bool{}
 	known := map[string]bool{}
-	for _, m := range n.ml.Members() {
-		known[m.Name] = true
-		if m.State == memberlist.StateDead || m.State == memberlist.StateLeft {
-			out[m.Name] = true
+	// The gossip events' copies: memberlist.Members hands out nodes its
+	// goroutines go on writing.
+	for name, m := range n.gossipMembers() {
+		known[name] = true
+		if m.state == memberlist.StateDead || m.state == memberlist.StateLeft {
+			out[name] = true
 		}
 	}
 	if t := n.route.Load().topo; t != nil && time.Since(n.started) > 10*time.Second {

@@ -85,13 +85,16 @@ type memberView struct {
 	meta  nodeMeta
 	addr  string // gossip ip:port
 	alive bool   // alive or suspect; false once dead or left
+	// state is memberlist's state at the last event: alive, dead or
+	// left (memberlist tells no event for suspect).
+	state memberlist.NodeStateType
 }
 
 // recordMember keeps a copy of a member from a memberlist event (called
 // with memberlist's lock held, so the node is read safely) and wakes
 // runMembership.
 func (n *clusterNode) recordMember(m *memberlist.Node, alive bool) {
-	v := memberView{addr: m.Address(), alive: alive}
+	v := memberView{addr: m.Address(), alive: alive, state: m.State}
 	json.Unmarshal(m.Meta, &v.meta)
 	n.mship.mu.Lock()
 	n.mship.mu.members[m.Name] = v

@@ -477,15 +477,13 @@ func (n *clusterNode) noteMember(m *memberlist.Node, alive bool) {
 }
 
 // members returns the NodeInfo of every live gossip member.
+// It reads the gossip events' copies: memberlist.Members hands out nodes
+// its goroutines go on writing.
 func (n *clusterNode) members() []NodeInfo {
 	var out []NodeInfo
-	for _, m := range n.ml.Members() {
-		if m.State != memberlist.StateAlive {
-			continue
-		}
-		var meta nodeMeta
-		if json.Unmarshal(m.Meta, &meta) == nil && meta.ID != "" {
-			out = append(out, meta.NodeInfo)
+	for _, m := range n.gossipMembers() {
+		if m.state == memberlist.StateAlive && m.meta.ID != "" {
+			out = append(out, m.meta.NodeInfo)
 		}
 	}
 	return out

@@ -177,9 +177,9 @@ func (n *clusterNode) strandedRedirect(rt *routeTable, id shard.ID) string {
 		return ""
 	}
 	down := map[string]bool{}
-	for _, m := range n.ml.Members() {
-		if m.State != memberlist.StateAlive {
-			down[m.Name] = true
+	for name, m := range n.gossipMembers() {
+		if m.state != memberlist.StateAlive {
+			down[name] = true
 		}
 	}
 	if l := rt.hints[id]; l != "" && l != n.self.ID && !down[l] && slices.Contains(sh.Replicas, l) {
