@@ -125,22 +125,35 @@ var _ SlotMover = (*FlotillaTarget)(nil)
 
 // flotillaStatus is what the drills read of FLOTILLA STATUS.
 type flotillaStatus struct {
+	Node  string `json:"node"`
+	Epoch uint64 `json:"epoch"`
 	Nodes []struct {
 		ID   string `json:"id"`
 		Addr string `json:"addr"`
 	} `json:"nodes"`
 	Shards []struct {
-		ID     int    `json:"id"`
-		Leader string `json:"leader"`
-		Slots  []struct {
+		ID       int      `json:"id"`
+		Leader   string   `json:"leader"`
+		Replicas []string `json:"replicas"`
+		Slots    []struct {
 			Start int `json:"start"`
 			End   int `json:"end"`
 		} `json:"slots"`
 	} `json:"shards"`
+	// Replicas are the replicas the answering node holds.
+	Replicas []struct {
+		Shard int `json:"shard"`
+	} `json:"replicas"`
 }
 
 func (t *FlotillaTarget) admin(ctx context.Context, i int, args ...any) (string, error) {
-	cl := redis.NewClient(&redis.Options{Addr: t.c.Addr(i), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 5 * time.Second})
+	return t.adminWithin(ctx, 5*time.Second, i, args...)
+}
+
+// adminWithin sends node i a command and waits up to timeout for the
+// reply.
+func (t *FlotillaTarget) adminWithin(ctx context.Context, timeout time.Duration, i int, args ...any) (string, error) {
+	cl := redis.NewClient(&redis.Options{Addr: t.c.Addr(i), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: timeout})
 	defer cl.Close()
 	v, err := cl.Do(ctx, args...).Result()
 	if err != nil {

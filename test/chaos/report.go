@@ -15,9 +15,11 @@ import (
 // Report is the outcome of one drill on one target, written as JSON beside
 // the table.
 type Report struct {
-	Target  string    `json:"target"`
-	Seed    uint64    `json:"seed"`
-	Nodes   int       `json:"nodes"`
+	Target string `json:"target"`
+	Seed   uint64 `json:"seed"`
+	Nodes  int    `json:"nodes"`
+	// Spares are the nodes prepared to join (node-join) at the start.
+	Spares  int       `json:"spares,omitempty"`
 	Zones   int       `json:"zones"`
 	Started time.Time `json:"started"`
 	// FaultPhase is how long faults were injected, Total the whole run
@@ -181,8 +183,12 @@ func ReadReport(path string) (*Report, error) {
 
 // WriteTable prints the report for people.
 func (r *Report) WriteTable(w io.Writer) {
-	fmt.Fprintf(w, "\n== chaos drill: %s, seed %d, %d nodes in %d zones, %s of faults (%s in all)\n",
-		r.Target, r.Seed, r.Nodes, r.Zones, roundSecs(r.FaultPhase), roundSecs(r.Total))
+	spares := ""
+	if r.Spares > 0 {
+		spares = fmt.Sprintf(" (+%d spare)", r.Spares)
+	}
+	fmt.Fprintf(w, "\n== chaos drill: %s, seed %d, %d nodes%s in %d zones, %s of faults (%s in all)\n",
+		r.Target, r.Seed, r.Nodes, spares, r.Zones, roundSecs(r.FaultPhase), roundSecs(r.Total))
 	if r.Interrupted {
 		fmt.Fprintln(w, "   interrupted")
 	}
