@@ -211,7 +211,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		case f.NewLeaders < 0:
 			leaders = "never"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%.1fs\t%s\t%s\t%s\t%s\n", f.N, f.Name, f.Start, f.End-f.Start, rec, leaders, slotsText([][][2]int{f.Affected}), what)
+		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%.1fs\t%s\t%s\t%s\t%s\n", f.N, f.Name, f.Start, f.End-f.Start, rec, leaders, shortSlots(f.Affected), what)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -265,6 +265,20 @@ func (r *Report) WriteTable(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "result:                   FAIL")
 	}
+}
+
+// shortSlots renders slot ranges for the table: as slotsText does when
+// that is short, else as a count (slots moved live fragment the ranges;
+// report.json keeps them all).
+func shortSlots(ranges [][2]int) string {
+	if s := slotsText([][][2]int{ranges}); len(s) <= 40 {
+		return s
+	}
+	n := 0
+	for _, r := range ranges {
+		n += r[1] - r[0] + 1
+	}
+	return fmt.Sprintf("%d slots in %d ranges", n, len(ranges))
 }
 
 // WriteComparison prints reports of several targets side by side.
