@@ -81,7 +81,9 @@ move-bench: tools
 # DURATION, then every acknowledged write, the register histories
 # (porcupine), counters, lists, transfers and the slot map are checked.
 # NODES Flotilla nodes in ZONES zones (3 and 3: zone loss is then the loss
-# of one node; NODES=6 loses two at once). SEED 0 picks one and prints it.
+# of one node; NODES=6 loses two at once), and SPARES (1) more nodes that
+# node-join starts into the running cluster (node-remove makes the node it
+# removes a spare again). SEED 0 picks one and prints it.
 # Partition faults need root and iptables (make tools installs it); without
 # them they are skipped. Tables on stdout; report.json, timeline.png and the
 # node logs under test/chaos/out/<time>/. CHAOSFLAGS adds flags.
@@ -89,8 +91,9 @@ DURATION ?= 5m
 FAULTS   ?= all
 SEED     ?= 0
 TARGET   ?= flotilla
+SPARES   ?= 1
 chaos: tools build
-	$(BIN)/flotilla-chaos -target $(TARGET) -duration $(DURATION) -faults '$(FAULTS)' -nodes $(NODES) -zones $(ZONES) -seed $(SEED) -bin $(BIN)/flotilla $(CHAOSFLAGS)
+	$(BIN)/flotilla-chaos -target $(TARGET) -duration $(DURATION) -faults '$(FAULTS)' -nodes $(NODES) -spares $(SPARES) -zones $(ZONES) -seed $(SEED) -bin $(BIN)/flotilla $(CHAOSFLAGS)
 
 # A local cluster of NODES nodes in ZONES zones, on 127.0.0.11, 127.0.0.12,
 # ... with the ports 6379/16379/7946/9121 each, data and logs in

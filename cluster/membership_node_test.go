@@ -5,8 +5,11 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/flotilla-db/flotilla/test/localcluster"
 )
@@ -139,4 +142,28 @@ func TestAddAndDrainNodes(t *testing.T) {
 func isRedirect(err error) bool {
 	s := err.Error()
 	return len(s) > 6 && (s[:6] == "MOVED " || s[:4] == "ASK ")
+}
+
+// TestJoiningNodeRefusesSlotCommands: a node that has no topology yet (it
+// waits to be admitted into a running cluster) answers -CLUSTERDOWN to a
+// transaction and to SPUBLISH, the commands routed without routeCommand,
+// and goes on serving. The chaos drill's node-join found a joining node
+// dying on a nil slot table when a client sent it MULTI/EXEC.
+func TestJoiningNodeRefusesSlotCommands(t *testing.T) {
+	s := startJoiningNode(t)
+	c := client(t, s)
+	ctx := ctxT(t)
+	_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "k", "v", 0)
+		return nil
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "CLUSTERDOWN") {
+		t.Errorf("MULTI SET EXEC on a node without a topology: %v, want CLUSTERDOWN", err)
+	}
+	if err := c.SPublish(ctx, "ch", "m").Err(); err == nil || !strings.HasPrefix(err.Error(), "CLUSTERDOWN") {
+		t.Errorf("SPUBLISH on a node without a topology: %v, want CLUSTERDOWN", err)
+	}
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Errorf("PING after: %v", err)
+	}
 }

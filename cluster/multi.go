@@ -216,6 +216,12 @@ func (c *conn) execReplicated(m *multiState) {
 	case aborted:
 		c.w.WriteNullArray()
 		return
+	case len(res.Offsets) == 0:
+		// The FSM refused the transaction whole, unapplied: its slot was
+		// exported in a live move while the entry was in flight. The one
+		// reply is the error (-TRYAGAIN).
+		raft.Replay(res.Replies, c.w)
+		return
 	}
 	c.w.WriteArray(len(m.cmds))
 	j := 0

@@ -60,6 +60,12 @@ func (c *conn) routeCommand(cmd *proto.Command, args [][]byte) routing {
 }
 
 func (c *conn) routeSlot(rt *routeTable, slot int, write bool) routing {
+	if rt.owners == nil {
+		// No topology yet: a node waiting to form or to be admitted into a
+		// running cluster (MULTI/EXEC and SPUBLISH get here without
+		// routeCommand's check).
+		return routing{err: errClusterDown, slot: slot}
+	}
 	id := rt.owners[slot]
 	if id == 0 {
 		return routing{err: errUnbound, slot: slot}

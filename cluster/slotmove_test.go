@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -173,4 +174,69 @@ func TestSlotMoveUnderLoad(t *testing.T) {
 	t.Logf("moved slot %d (%d keys) in %v: %.0f keys/s, handover pause %.1f ms, longest gap between acknowledged SETs %.1f ms",
 		slot, st.KeysMoved, took.Round(time.Millisecond), float64(st.KeysMoved)/took.Seconds(), st.PauseMS,
 		float64(maxGap.Load())/1e6)
+}
+
+// TestExecRefusedByMoveAnswersTryAgain runs MULTI/EXEC transactions on one
+// slot while the slot moves back and forth between two shards. A
+// transaction routed to the source just before the export, and applied
+// after it, is refused whole by the FSM; the node must answer it with
+// -TRYAGAIN (the chaos drill's node-join found the node dying of an index
+// out of range there, replaying one reply per command), and every
+// acknowledged transaction must count.
+func TestExecRefusedByMoveAnswersTryAgain(t *testing.T) {
+	s := startClusterNode(t, "cluster-shards", "2")
+	ctx := context.Background()
+	const tag = "{ex}"
+	slot := int(engine.KeySlotString(tag))
+	var (
+		stop    atomic.Bool
+		wg      sync.WaitGroup
+		acked   atomic.Int64
+		refused atomic.Int64
+	)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A plain connection to the node: redirects are counted, not
+			// followed, so every transaction goes through execReplicated
+			// here.
+			c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+			defer c.Close()
+			for !stop.Load() {
+				_, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.Incr(ctx, tag+"n")
+					p.Incr(ctx, fmt.Sprintf("%s%d", tag, w))
+					return nil
+				})
+				switch {
+				case err == nil:
+					acked.Add(1)
+				case strings.HasPrefix(err.Error(), "TRYAGAIN") || strings.HasPrefix(err.Error(), "MOVED") || strings.HasPrefix(err.Error(), "ASK"):
+					refused.Add(1)
+				default:
+					t.Errorf("MULTI INCR INCR EXEC: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 6 {
+		to := shard.ID(1 + i%2)
+		if s.node.route.Load().owners[slot] == to {
+			to = 3 - to
+		}
+		if _, err := s.node.moveSlots([]SlotRange{{Start: slot, End: slot}}, to); err != nil {
+			t.Fatal(err)
+		}
+		waitMoved(t, s, slot, to)
+	}
+	stop.Store(true)
+	wg.Wait()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{s.Addr()}})
+	defer cc.Close()
+	if n, err := cc.Get(ctx, tag+"n").Int64(); err != nil || n != acked.Load() {
+		t.Errorf("counter = %d, %v; %d transactions acknowledged", n, err, acked.Load())
+	}
+	t.Logf("6 moves: %d transactions acknowledged, %d refused (TRYAGAIN, MOVED, ASK)", acked.Load(), refused.Load())
 }

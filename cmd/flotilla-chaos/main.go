@@ -1,7 +1,8 @@
 // Command flotilla-chaos runs the chaos drills of package test/chaos against
 // a Flotilla cluster, a Redis Cluster, or both one after the other: load from
 // many clients, faults one at a time (kill -9, SIGSTOP, iptables partitions,
-// zone loss, restart of every node, CLUSTER FAILOVER), then the checks (no
+// zone loss, restart of every node, CLUSTER FAILOVER, live slot moves,
+// nodes joining and removed), then the checks (no
 // acknowledged write lost, linearizable registers, consistent counters,
 // lists and transfers, one owner per slot). It prints a table per target,
 // writes report.json, timeline.png and node logs under -out, and exits 1 when
@@ -13,8 +14,10 @@
 //	flotilla-chaos -duration 5m -faults all -nodes 3
 //	flotilla-chaos -target both -duration 30m -seed 42
 //	flotilla-chaos -faults kill-leader,partition-* -duration 2m
+//	flotilla-chaos -faults node-*,move-*,kill-*,partition-* -nodes 3 -spares 1
 //
-// `make chaos` builds and runs it (DURATION, FAULTS, NODES, SEED, TARGET).
+// `make chaos` builds and runs it (DURATION, FAULTS, NODES, SPARES, SEED,
+// TARGET).
 // Partition faults need root and iptables; without them they are skipped
 // with a message and the other faults run. Every iptables rule is removed
 // on exit, on error and on Ctrl-C (a second Ctrl-C exits at once, after
@@ -48,6 +51,7 @@ type options struct {
 	duration time.Duration
 	faults   string
 	nodes    int
+	spares   int
 	zones    int
 	seed     uint64
 	out      string
@@ -67,6 +71,7 @@ func run() int {
 	flag.DurationVar(&o.duration, "duration", 5*time.Minute, "how long to inject faults, per target")
 	flag.StringVar(&o.faults, "faults", "all", "comma-separated faults, \"all\", or prefixes like partition-*; known: "+strings.Join(chaos.DefaultRegistry(nil, nil).Names(), ", "))
 	flag.IntVar(&o.nodes, "nodes", 3, "Flotilla nodes (spread over -zones zones)")
+	flag.IntVar(&o.spares, "spares", 1, "Flotilla spare nodes, started by node-join (after the -nodes nodes, on the next addresses); node-remove makes the node it removes a spare again, and keeps at least 3 members")
 	flag.IntVar(&o.zones, "zones", 3, "Flotilla zones")
 	flag.Uint64Var(&o.seed, "seed", 0, "random seed (0: pick one and print it)")
 	flag.StringVar(&o.out, "out", "", "output directory (default test/chaos/out/<time>)")
@@ -197,9 +202,9 @@ func drill(ctx context.Context, name string, o options, fw *chaos.Firewall, fwEr
 			}
 			defer os.RemoveAll(dataDir)
 		}
-		fmt.Printf("flotilla-chaos: starting %d Flotilla nodes from %s (%s), logs in %s\n", o.nodes, o.firstIP, o.bin, filepath.Join(out, "logs"))
+		fmt.Printf("flotilla-chaos: starting %d Flotilla nodes (and %d spares) from %s (%s), logs in %s\n", o.nodes, o.spares, o.firstIP, o.bin, filepath.Join(out, "logs"))
 		ft, err := chaos.StartFlotilla(ctx, chaos.FlotillaOptions{
-			Bin: o.bin, Nodes: o.nodes, Zones: o.zones, FirstIP: o.firstIP,
+			Bin: o.bin, Nodes: o.nodes, Spares: o.spares, Zones: o.zones, FirstIP: o.firstIP,
 			BaseDir: dataDir, LogDir: filepath.Join(out, "logs"),
 		})
 		if err != nil {

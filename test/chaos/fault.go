@@ -28,6 +28,15 @@ type Skipper interface {
 	Skip(t Target) string
 }
 
+// Waiter is implemented by faults that cannot run in every state of the
+// target: NotNow returns why the fault cannot run now, or "". The runner
+// then runs the round's other faults first (a node-remove on a cluster at
+// its smallest waits for the round's node-join), and records the reason
+// as the fault's error when no other fault is left to run.
+type Waiter interface {
+	NotNow(t Target) string
+}
+
 // Injection is a fault in progress.
 type Injection struct {
 	// Desc says what was done: "kill -9 node2 (leader of slots 5461-10922)".
@@ -44,6 +53,10 @@ type Injection struct {
 	// there is nothing to undo. The runner calls it exactly once, also
 	// when the run is interrupted.
 	Heal func(ctx context.Context) error
+	// Settled: the fault waited, before Inject returned, until the cluster
+	// had settled with every shard led (a node joined or removed), so the
+	// runner does not watch for new leaders.
+	Settled bool
 }
 
 // Registry maps fault names to constructors.
@@ -70,6 +83,8 @@ func DefaultRegistry(fw *Firewall, fwErr error) Registry {
 		"failover":           func() Fault { return &FailoverFault{} },
 		"move-slots":         func() Fault { return &MoveFault{} },
 		"move-slots-kill":    func() Fault { return &MoveFault{Kill: true} },
+		"node-join":          func() Fault { return &JoinFault{} },
+		"node-remove":        func() Fault { return &RemoveFault{} },
 	}
 }
 

@@ -127,7 +127,13 @@ func (f *MoveFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*Inje
 var _ SlotMover = (*FlotillaTarget)(nil)
 
 func (t *FlotillaTarget) admin(ctx context.Context, i int, args ...any) (string, error) {
-	cl := redis.NewClient(&redis.Options{Addr: t.c.Addr(i), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: 5 * time.Second})
+	return t.adminWithin(ctx, 5*time.Second, i, args...)
+}
+
+// adminWithin sends node i a command and waits up to timeout for the
+// reply.
+func (t *FlotillaTarget) adminWithin(ctx context.Context, timeout time.Duration, i int, args ...any) (string, error) {
+	cl := redis.NewClient(&redis.Options{Addr: t.c.Addr(i), MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: timeout})
 	defer cl.Close()
 	v, err := cl.Do(ctx, args...).Result()
 	if err != nil {

@@ -50,7 +50,8 @@ func (f *KillFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*Inje
 		}
 		why = "configuration group's leader"
 	default:
-		victim, why = rng.IntN(t.Nodes()), "random node"
+		m := t.Members()
+		victim, why = m[rng.IntN(len(m))], "random node"
 	}
 	if victim < 0 {
 		return nil, errors.New("no shard has a leader")
@@ -128,7 +129,7 @@ func (f *PartitionFault) Skip(t Target) string {
 		}
 		return "no firewall"
 	}
-	if t.Nodes() < 3 {
+	if len(t.Members()) < 3 {
 		return "fewer than 3 nodes"
 	}
 	return ""
@@ -139,7 +140,7 @@ func (f *PartitionFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (
 	if err != nil {
 		return nil, err
 	}
-	n := t.Nodes()
+	members := t.Members()
 	ip := func(idx []int) []string {
 		var out []string
 		for _, i := range idx {
@@ -149,7 +150,7 @@ func (f *PartitionFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (
 	}
 	others := func(side []int) []int {
 		var out []int
-		for i := 0; i < n; i++ {
+		for _, i := range members {
 			if !slices.Contains(side, i) {
 				out = append(out, i)
 			}
@@ -168,14 +169,17 @@ func (f *PartitionFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (
 		heal, err = f.FW.Partition(Drop, ip(inj.Nodes), ip(others(inj.Nodes)))
 		inj.Desc = fmt.Sprintf("isolate %s (leads slots %s) from %s; clients still reach it", nodeName(l), slotsText(ledBy(shards, l)), names(others(inj.Nodes)))
 	case "split":
-		perm := rng.Perm(n)
-		minority := perm[:(n-1)/2]
+		n := len(members)
+		var minority []int
+		for _, k := range rng.Perm(n)[:(n-1)/2] {
+			minority = append(minority, members[k])
+		}
 		slices.Sort(minority)
 		inj.Nodes, inj.Affected = minority, touched(shards, minority...)
 		heal, err = f.FW.Partition(Drop, ip(minority), ip(others(minority)))
 		inj.Desc = fmt.Sprintf("split %s | %s (minority leads slots %s)", names(minority), names(others(minority)), slotsText(ledBy(shards, minority...)))
 	case "reject":
-		v := rng.IntN(n)
+		v := members[rng.IntN(len(members))]
 		inj.Nodes, inj.Affected = []int{v}, touched(shards, v)
 		heal, err = f.FW.Partition(Reject, ip(inj.Nodes), ip(others(inj.Nodes)))
 		inj.Desc = fmt.Sprintf("reject all traffic between %s (leads slots %s) and %s (TCP reset, ICMP unreachable); clients still reach it", nodeName(v), slotsText(ledBy(shards, v)), names(others(inj.Nodes)))
@@ -235,9 +239,10 @@ func (f *ZoneLossFault) Skip(t Target) string {
 	return ""
 }
 
+// zones are the members of t by zone.
 func zones(t Target) map[string][]int {
 	out := map[string][]int{}
-	for i := 0; i < t.Nodes(); i++ {
+	for _, i := range t.Members() {
 		out[t.NodeZone(i)] = append(out[t.NodeZone(i)], i)
 	}
 	return out
@@ -298,10 +303,7 @@ func (f *RestartAllFault) Inject(ctx context.Context, t Target, rng *rand.Rand) 
 	if err != nil {
 		return nil, err
 	}
-	all := make([]int, t.Nodes())
-	for i := range all {
-		all[i] = i
-	}
+	all := t.Members()
 	if err := t.RestartAll(); err != nil {
 		return nil, err
 	}

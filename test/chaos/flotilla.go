@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,7 +23,13 @@ type FlotillaOptions struct {
 	// Bin is the flotilla binary (make build puts it in bin/flotilla).
 	Bin string
 	// Nodes and Zones: 3 and 3 when zero; node i is in zone i%Zones.
+	// Nodes is the cluster the drill starts with (--bootstrap-expect).
 	Nodes, Zones int
+	// Spares are more nodes, prepared but not started: node-join starts
+	// one into the running cluster, and node-remove makes the node it
+	// removed a spare again (its data wiped, so that it joins later as a
+	// new node). Spare i is node Nodes+i, on the next addresses.
+	Spares int
 	// FirstIP is node 0's address, 127.0.0.11 when empty. Partitions cut
 	// every packet between node addresses, so a drill needs addresses no
 	// other cluster uses meanwhile.
@@ -35,42 +42,71 @@ type FlotillaOptions struct {
 }
 
 // FlotillaTarget is a Flotilla cluster run by package localcluster: one
-// process per node on its own loopback address. Safe for concurrent use.
+// process per node on its own loopback address. Its members are the nodes
+// the cluster's topology holds; the others are spares (see
+// FlotillaOptions.Spares). Safe for concurrent use.
 type FlotillaTarget struct {
-	c   *localcluster.Cluster
-	ids []string // node IDs (CLUSTER MYID), by index
+	c *localcluster.Cluster
+	// replicas is cluster-replicas; shardPerNode: cluster-shards 0 (one
+	// shard per node).
+	replicas     int
+	shardPerNode bool
+
+	mu struct {
+		sync.Mutex
+		member []bool   // by index
+		ids    []string // node IDs (CLUSTER MYID) of members, by index
+	}
 }
 
 var _ Target = (*FlotillaTarget)(nil)
 
-// StartFlotilla starts a Flotilla cluster and returns once every slot is
-// served. Close stops it.
+// StartFlotilla starts a Flotilla cluster of o.Nodes nodes (the spares are
+// prepared, not started) and returns once every slot is served. Close
+// stops it.
 func StartFlotilla(ctx context.Context, o FlotillaOptions) (*FlotillaTarget, error) {
 	if o.Zones <= 0 {
 		o.Zones = 3
 	}
+	if o.Nodes <= 0 {
+		o.Nodes = 3
+	}
 	c, err := localcluster.Start(localcluster.Options{
-		Bin: o.Bin, Nodes: o.Nodes, Zones: o.Zones, FirstIP: o.FirstIP,
+		Bin: o.Bin, Nodes: o.Nodes + max(o.Spares, 0), Initial: o.Nodes, JoinAll: true,
+		Zones: o.Zones, FirstIP: o.FirstIP,
 		BaseDir: o.BaseDir, LogDir: o.LogDir, Args: o.Args,
 		StopTimeout: 10 * time.Second,
 	})
 	if err != nil {
 		return nil, err
 	}
-	t := &FlotillaTarget{c: c}
+	t := &FlotillaTarget{c: c, replicas: 3, shardPerNode: true}
+	for k := 0; k+1 < len(o.Args); k++ {
+		switch o.Args[k] {
+		case "--cluster-replicas":
+			t.replicas, _ = strconv.Atoi(o.Args[k+1])
+		case "--cluster-shards":
+			t.shardPerNode = o.Args[k+1] == "0"
+		}
+	}
+	t.mu.member = make([]bool, c.Len())
+	t.mu.ids = make([]string, c.Len())
+	for i := 0; i < o.Nodes; i++ {
+		t.mu.member[i] = true
+	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if err := t.WaitHealthy(wctx); err != nil {
 		c.Close()
 		return nil, err
 	}
-	for i := 0; i < c.Len(); i++ {
+	for i := 0; i < o.Nodes; i++ {
 		id, err := localcluster.Do(c.Addr(i), 2*time.Second, "CLUSTER", "MYID")
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("chaos: CLUSTER MYID on node%d: %w", i+1, err)
 		}
-		t.ids = append(t.ids, id)
+		t.mu.ids[i] = id
 	}
 	return t, nil
 }
@@ -80,6 +116,7 @@ func (t *FlotillaTarget) Cluster() *localcluster.Cluster { return t.c }
 
 func (t *FlotillaTarget) Name() string            { return "flotilla" }
 func (t *FlotillaTarget) Addrs() []string         { return t.c.Addrs() }
+func (t *FlotillaTarget) Addr(i int) string       { return t.c.Addr(i) }
 func (t *FlotillaTarget) Nodes() int              { return t.c.Len() }
 func (t *FlotillaTarget) NodeIP(i int) string     { return t.c.Node(i).IP }
 func (t *FlotillaTarget) NodeZone(i int) string   { return t.c.Node(i).Zone }
@@ -91,28 +128,70 @@ func (t *FlotillaTarget) Close() error            { return t.c.Close() }
 func (t *FlotillaTarget) LogFile(i int) string    { return t.c.Node(i).LogFile }
 func (t *FlotillaTarget) LogTail(i, n int) string { return t.c.LogTail(i, n) }
 
+// Members are the nodes the cluster holds now, running or not.
+func (t *FlotillaTarget) Members() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []int
+	for i, m := range t.mu.member {
+		if m {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// isMember reports whether node i is a member.
+func (t *FlotillaTarget) isMember(i int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mu.member[i]
+}
+
+// setMember records node i as a member with node ID id, or ("") as not
+// one.
+func (t *FlotillaTarget) setMember(i int, id string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.mu.member[i] = id != ""
+	t.mu.ids[i] = id
+}
+
+// memberIDs maps the members' node IDs to their indexes.
+func (t *FlotillaTarget) memberIDs() map[string]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]int{}
+	for i, m := range t.mu.member {
+		if m {
+			out[t.mu.ids[i]] = i
+		}
+	}
+	return out
+}
+
 // RestartAll kills every node with SIGKILL, as a power cut would, then
-// starts them all.
+// starts the members again.
 func (t *FlotillaTarget) RestartAll() error {
 	if err := t.c.KillAll(); err != nil {
 		return err
 	}
-	return t.c.StartAll()
+	return t.c.StartNodes(t.Members()...)
 }
 
-// WaitHealthy waits until every running node says cluster_state:ok.
+// WaitHealthy waits until every running member says cluster_state:ok.
 func (t *FlotillaTarget) WaitHealthy(ctx context.Context) error {
 	timeout := 2 * time.Minute
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
 	}
-	return t.c.WaitReady(timeout)
+	return t.c.WaitNodesReady(timeout, t.Members()...)
 }
 
-// Down returns the nodes that are not running.
+// Down returns the members that are not running.
 func (t *FlotillaTarget) Down() []int {
 	var out []int
-	for i := 0; i < t.c.Len(); i++ {
+	for _, i := range t.Members() {
 		if !t.c.Node(i).Running {
 			out = append(out, i)
 		}
@@ -134,10 +213,10 @@ func (t *FlotillaTarget) indexOfAddr(addr string) int {
 	return -1
 }
 
-// running are the indexes of the nodes that run and are not paused.
+// running are the members that run and are not paused.
 func (t *FlotillaTarget) running() []int {
 	var out []int
-	for i := 0; i < t.c.Len(); i++ {
+	for _, i := range t.Members() {
 		if n := t.c.Node(i); n.Running && !n.Paused {
 			out = append(out, i)
 		}
@@ -257,7 +336,7 @@ func (t *FlotillaTarget) ConfigLeader(ctx context.Context) (int, error) {
 		if self {
 			return i, nil
 		}
-		if j := slices.Index(t.ids, leaderID); j >= 0 {
+		if j, ok := t.memberIDs()[leaderID]; ok && leaderID != "" {
 			votes[j]++
 		}
 	}

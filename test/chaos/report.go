@@ -15,9 +15,11 @@ import (
 // Report is the outcome of one drill on one target, written as JSON beside
 // the table.
 type Report struct {
-	Target  string    `json:"target"`
-	Seed    uint64    `json:"seed"`
-	Nodes   int       `json:"nodes"`
+	Target string `json:"target"`
+	Seed   uint64 `json:"seed"`
+	Nodes  int    `json:"nodes"`
+	// Spares are the nodes prepared to join (node-join) at the start.
+	Spares  int       `json:"spares,omitempty"`
 	Zones   int       `json:"zones"`
 	Started time.Time `json:"started"`
 	// FaultPhase is how long faults were injected, Total the whole run
@@ -181,8 +183,12 @@ func ReadReport(path string) (*Report, error) {
 
 // WriteTable prints the report for people.
 func (r *Report) WriteTable(w io.Writer) {
-	fmt.Fprintf(w, "\n== chaos drill: %s, seed %d, %d nodes in %d zones, %s of faults (%s in all)\n",
-		r.Target, r.Seed, r.Nodes, r.Zones, roundSecs(r.FaultPhase), roundSecs(r.Total))
+	spares := ""
+	if r.Spares > 0 {
+		spares = fmt.Sprintf(" (+%d spare)", r.Spares)
+	}
+	fmt.Fprintf(w, "\n== chaos drill: %s, seed %d, %d nodes%s in %d zones, %s of faults (%s in all)\n",
+		r.Target, r.Seed, r.Nodes, spares, r.Zones, roundSecs(r.FaultPhase), roundSecs(r.Total))
 	if r.Interrupted {
 		fmt.Fprintln(w, "   interrupted")
 	}
@@ -205,7 +211,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		case f.NewLeaders < 0:
 			leaders = "never"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%.1fs\t%s\t%s\t%s\t%s\n", f.N, f.Name, f.Start, f.End-f.Start, rec, leaders, slotsText([][][2]int{f.Affected}), what)
+		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%.1fs\t%s\t%s\t%s\t%s\n", f.N, f.Name, f.Start, f.End-f.Start, rec, leaders, shortSlots(f.Affected), what)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -259,6 +265,20 @@ func (r *Report) WriteTable(w io.Writer) {
 	} else {
 		fmt.Fprintln(w, "result:                   FAIL")
 	}
+}
+
+// shortSlots renders slot ranges for the table: as slotsText does when
+// that is short, else as a count (slots moved live fragment the ranges;
+// report.json keeps them all).
+func shortSlots(ranges [][2]int) string {
+	if s := slotsText([][][2]int{ranges}); len(s) <= 40 {
+		return s
+	}
+	n := 0
+	for _, r := range ranges {
+		n += r[1] - r[0] + 1
+	}
+	return fmt.Sprintf("%d slots in %d ranges", n, len(ranges))
 }
 
 // WriteComparison prints reports of several targets side by side.

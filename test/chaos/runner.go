@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	rep := &Report{Target: t.Name(), Seed: cfg.Seed, Nodes: t.Nodes(), Zones: cfg.Zones, Started: time.Now()}
+	rep := &Report{Target: t.Name(), Seed: cfg.Seed, Nodes: len(t.Members()), Spares: t.Nodes() - len(t.Members()), Zones: cfg.Zones, Started: time.Now()}
 	if rep.Zones == 0 {
 		rep.Zones = len(zones(t))
 	}
@@ -185,13 +185,36 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			queue = slices.Clone(faults)
 			rng.Shuffle(len(queue), func(i, j int) { queue[i], queue[j] = queue[j], queue[i] })
 		}
+		// A fault that cannot run now goes after the round's others.
+		notNow := ""
+		for k := range queue {
+			w, ok := queue[k].(Waiter)
+			if !ok {
+				notNow = ""
+				queue[0], queue[k] = queue[k], queue[0]
+				break
+			}
+			if why := w.NotNow(t); why == "" {
+				notNow = ""
+				queue[0], queue[k] = queue[k], queue[0]
+				break
+			} else if k == 0 {
+				notNow = why
+			}
+		}
 		f := queue[0]
 		queue = queue[1:]
 		fr := FaultRecord{N: n, Name: f.Name(), Start: rec.Now().Seconds()}
 		injected := time.Now()
 		var leaders <-chan time.Duration
 		stopWatch := func() {}
-		inj, err := f.Inject(ctx, t, rng)
+		var inj *Injection
+		var err error
+		if notNow != "" {
+			err = fmt.Errorf("%w: not now: %s", ErrUnsupported, notNow)
+		} else {
+			inj, err = f.Inject(ctx, t, rng)
+		}
 		if err != nil {
 			fr.End, fr.Error = fr.Start, err.Error()
 			logf("#%d %s: %v", n, f.Name(), err)
@@ -203,7 +226,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			logf("#%d %s: %s (for %s)", n, f.Name(), inj.Desc, inj.Hold.Round(100*time.Millisecond))
 			var wctx context.Context
 			wctx, stopWatch = context.WithCancel(context.WithoutCancel(ctx))
-			leaders = watchLeaders(wctx, t, inj, injected)
+			if !inj.Settled {
+				leaders = watchLeaders(wctx, t, inj, injected)
+			}
 			sleep(ctx, inj.Hold)
 			if inj.Heal != nil {
 				if err := inj.Heal(context.WithoutCancel(ctx)); err != nil {
@@ -275,7 +300,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cancel()
 
 	// The checks.
-	rep.SlotOwners = CheckSlotOwners(cctx, t.Addrs(), 30*time.Second)
+	rep.SlotOwners = CheckSlotOwners(cctx, memberAddrs(t), 30*time.Second)
 	var wg sync.WaitGroup
 	rep.Workloads = make([]WorkloadResult, len(cfg.Workloads))
 	for _, e := range envs {
@@ -389,7 +414,7 @@ func shareClients(wls []Workload, total int) []int {
 // first. It is the cluster's own recovery, apart from what clients see.
 func watchLeaders(ctx context.Context, t Target, inj *Injection, from time.Time) <-chan time.Duration {
 	out := make(chan time.Duration, 1)
-	all := len(inj.Nodes) >= t.Nodes()
+	all := len(inj.Nodes) >= len(t.Members())
 	firsts := map[int]bool{}
 	for _, sh := range inj.Affected {
 		if len(sh) > 0 {
@@ -429,8 +454,8 @@ func watchLeaders(ctx context.Context, t Target, inj *Injection, from time.Time)
 	return out
 }
 
-// DownReporter is implemented by targets that can tell which nodes are not
-// running although no fault holds them down: nodes that exited by
+// DownReporter is implemented by targets that can tell which members are
+// not running although no fault holds them down: nodes that exited by
 // themselves.
 type DownReporter interface {
 	Down() []int
@@ -448,8 +473,8 @@ func repair(ctx context.Context, t Target, timeout time.Duration, logf func(stri
 			}
 		}
 	}
-	for i, addr := range t.Addrs() {
-		if state := clusterState(addr); state != "ok" {
+	for _, i := range t.Members() {
+		if state := clusterState(t.Addr(i)); state != "ok" {
 			logf("repair: restarting %s (cluster_state %s)", nodeName(i), state)
 			if err := t.Restart(i); err != nil {
 				logf("repair: restart %s: %v", nodeName(i), err)
@@ -474,7 +499,8 @@ func saveViews(dir, name string, t Target) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s at %s\n", t.Name(), time.Now().Format(time.RFC3339Nano))
-	for i, addr := range t.Addrs() {
+	for _, i := range t.Members() {
+		addr := t.Addr(i)
 		fmt.Fprintf(&b, "\n== %s %s\n", nodeName(i), addr)
 		for _, cmd := range [][]string{{"CLUSTER", "INFO"}, {"CLUSTER", "NODES"}} {
 			out, err := localcluster.Do(addr, 2*time.Second, cmd...)

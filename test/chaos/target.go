@@ -5,11 +5,17 @@ import (
 	"errors"
 )
 
-// Target is a cluster of real processes under test.
+// Target is a cluster of real processes under test. Its nodes are
+// numbered 0 to Nodes()-1; a target whose nodes join and leave (see
+// Elastic) also has nodes that are not members of the cluster now: spares
+// not started yet, removed nodes. Faults pick their victims among Members,
+// and the checks ask the members only.
 type Target interface {
 	Name() string    // "flotilla", "redis-cluster"
-	Addrs() []string // client seed addresses, host:port
-	Nodes() int
+	Addrs() []string // every node's address, host:port, in node order: the client seeds
+	Addr(i int) string
+	Nodes() int          // how many nodes, members or not
+	Members() []int      // the nodes that are members of the cluster now (running or not), ascending
 	NodeIP(i int) string // loopback address of node i, what partitions cut
 	NodeZone(i int) string
 	Kill(i int) error                                // SIGKILL
@@ -36,3 +42,12 @@ type ShardInfo struct {
 // Failover of a shard no replica can take over). Faults that need it are
 // skipped.
 var ErrUnsupported = errors.New("chaos: not supported by this target")
+
+// memberAddrs are the addresses of t's members.
+func memberAddrs(t Target) []string {
+	var out []string
+	for _, i := range t.Members() {
+		out = append(out, t.Addr(i))
+	}
+	return out
+}

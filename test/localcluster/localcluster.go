@@ -32,6 +32,16 @@ type Options struct {
 	Bin string
 	// Nodes is how many nodes to run: 3 when zero.
 	Nodes int
+	// Initial is how many nodes form the cluster (every node's
+	// --bootstrap-expect; Start starts them): Nodes when zero. The others
+	// are prepared but left stopped, to join the running cluster later
+	// through StartNodes.
+	Initial int
+	// JoinAll gives each node every other node's gossip address as --join
+	// seeds, instead of node 0's only (node 0 then has none): a node can
+	// then join through whichever of its peers runs, as nodes that join
+	// and leave a running cluster must.
+	JoinAll bool
 	// Zones is how many zones the nodes spread over, node i in zone i%Zones
 	// ("zone-a", "zone-b", ...): 3 when zero.
 	Zones int
@@ -152,9 +162,10 @@ type process struct {
 
 func (p *process) exited() bool { return p.Exited() }
 
-// Start makes a cluster as New does and starts every node, returning once
-// each accepts connections (not yet once the cluster is ready: see
-// WaitReady). Callers must defer Close, which kills every process. With
+// Start makes a cluster as New does and starts its first Options.Initial
+// nodes (every node by default), returning once each accepts connections
+// (not yet once the cluster is ready: see WaitReady). Callers must defer
+// Close, which kills every process. With
 // Port 0, a start that loses a port race to another program is retried
 // with new ports.
 func Start(opts Options) (*Cluster, error) {
@@ -163,7 +174,11 @@ func Start(opts Options) (*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = c.StartAll()
+		initial := make([]int, c.opts.Initial)
+		for i := range initial {
+			initial[i] = i
+		}
+		err = c.StartNodes(initial...)
 		if err == nil {
 			return c, nil
 		}
@@ -196,6 +211,9 @@ func New(opts Options) (_ *Cluster, err error) {
 	}
 	if opts.Zones <= 0 {
 		opts.Zones = 3
+	}
+	if opts.Initial <= 0 || opts.Initial > opts.Nodes {
+		opts.Initial = opts.Nodes
 	}
 	if opts.FirstIP == "" {
 		opts.FirstIP = "127.0.0.11"
@@ -306,9 +324,20 @@ func (c *Cluster) args(n *node, ips []string) []string {
 			"--gossip-port", itoa(c.ports.Gossip),
 			"--metrics-port", itoa(c.ports.Metrics),
 			"--zone", n.zone,
-			"--bootstrap-expect", itoa(len(ips)),
+			"--bootstrap-expect", itoa(c.opts.Initial),
 		)
-		if n.index > 0 {
+		switch {
+		case c.opts.JoinAll:
+			var seeds []string
+			for j, ip := range ips {
+				if j != n.index {
+					seeds = append(seeds, net.JoinHostPort(ip, itoa(c.ports.Gossip)))
+				}
+			}
+			if len(seeds) > 0 {
+				a = append(a, "--join", strings.Join(seeds, " "))
+			}
+		case n.index > 0:
 			a = append(a, "--join", net.JoinHostPort(ips[0], itoa(c.ports.Gossip)))
 		}
 	}
@@ -441,10 +470,34 @@ func (c *Cluster) RestartAll() error {
 // returning an error) after StopTimeout. Stopping a stopped node does
 // nothing. A paused node is resumed so it can act on the signal.
 func (c *Cluster) Stop(i int) error {
+	return c.StopWithin(i, c.opts.StopTimeout)
+}
+
+// StopWithin stops node i as Stop does, but sends SIGKILL after timeout
+// instead of Options.StopTimeout: for a node that has much to do before it
+// exits (a drain moves its replicas away first).
+func (c *Cluster) StopWithin(i int, timeout time.Duration) error {
 	n := c.node(i)
 	n.op.Lock()
 	defer n.op.Unlock()
-	return c.awaitExit(n, n.signal(syscall.SIGTERM))
+	return c.awaitExitWithin(n, n.signal(syscall.SIGTERM), timeout)
+}
+
+// Wipe deletes node i's data directory and makes it again, empty, so that
+// the node's next start is a new node's (a new node ID, no cluster). Its
+// log is kept when Options.LogDir puts it elsewhere. The node must not be
+// running.
+func (c *Cluster) Wipe(i int) error {
+	n := c.node(i)
+	n.op.Lock()
+	defer n.op.Unlock()
+	if n.current() != nil {
+		return fmt.Errorf("localcluster: wipe %s: it is running", n.name)
+	}
+	if err := os.RemoveAll(n.dataDir); err != nil {
+		return err
+	}
+	return os.MkdirAll(n.dataDir, 0o755)
 }
 
 // Kill sends node i SIGKILL and waits until it is gone, so its ports are
@@ -589,12 +642,16 @@ func (n *node) signal(sig syscall.Signal) *process {
 }
 
 // awaitExit waits for p (which may be nil) to exit, killing it after
-// StopTimeout.
+// StopTimeout (awaitExitWithin: after timeout).
 func (c *Cluster) awaitExit(n *node, p *process) error {
+	return c.awaitExitWithin(n, p, c.opts.StopTimeout)
+}
+
+func (c *Cluster) awaitExitWithin(n *node, p *process, timeout time.Duration) error {
 	if p == nil {
 		return nil
 	}
-	t := time.NewTimer(c.opts.StopTimeout)
+	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case <-p.Done():
@@ -603,7 +660,7 @@ func (c *Cluster) awaitExit(n *node, p *process) error {
 	}
 	p.Signal(syscall.SIGKILL)
 	<-p.Done()
-	return fmt.Errorf("localcluster: %s (pid %d) did not exit within %s of SIGTERM; killed", n.name, p.PID(), c.opts.StopTimeout)
+	return fmt.Errorf("localcluster: %s (pid %d) did not exit within %s of SIGTERM; killed", n.name, p.PID(), timeout)
 }
 
 // exitError describes n's unexpected exit, with the end of its log.
@@ -648,6 +705,16 @@ func (c *Cluster) waitListening(nodes []*node) error {
 // wait at once with ErrNodeExited.
 func (c *Cluster) WaitReady(timeout time.Duration) error {
 	return c.waitReady(c.nodes, timeout)
+}
+
+// WaitNodesReady waits until the given nodes are ready, as WaitReady
+// does for all of them (leaving out those stopped, killed or paused).
+func (c *Cluster) WaitNodesReady(timeout time.Duration, idx ...int) error {
+	var nodes []*node
+	for _, i := range idx {
+		nodes = append(nodes, c.node(i))
+	}
+	return c.waitReady(nodes, timeout)
 }
 
 // WaitNodeReady waits until node i is ready, as WaitReady does.

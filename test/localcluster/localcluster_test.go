@@ -94,6 +94,39 @@ func TestArgs(t *testing.T) {
 	}
 }
 
+// TestArgsInitialJoinAll: with Initial, every node expects the initial
+// nodes to form the cluster; with JoinAll, each names every other node as
+// a gossip seed.
+func TestArgsInitialJoinAll(t *testing.T) {
+	base := t.TempDir()
+	c, err := New(Options{Bin: "true", Nodes: 3, Initial: 2, JoinAll: true, Port: 6379, BaseDir: base, MetricsPort: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i, want := range []string{
+		"--bootstrap-expect 2 --join 127.0.0.12:7946 127.0.0.13:7946",
+		"--bootstrap-expect 2 --join 127.0.0.11:7946 127.0.0.13:7946",
+		"--bootstrap-expect 2 --join 127.0.0.11:7946 127.0.0.12:7946",
+	} {
+		args := c.Node(i).Args
+		if got := strings.Join(args[len(args)-4:], " "); got != want {
+			t.Errorf("node %d args end %q, want %q", i, got, want)
+		}
+	}
+	// Wipe empties a stopped node's data directory.
+	dir := c.Node(2).DataDir
+	if err := os.WriteFile(dir+"/node-id", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wipe(2); err != nil {
+		t.Fatal(err)
+	}
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 0 {
+		t.Errorf("after Wipe: %v, %v", ents, err)
+	}
+}
+
 func TestIPsAndZones(t *testing.T) {
 	ips, err := IPs("127.0.0.21", 3)
 	if err != nil || !slices.Equal(ips, []string{"127.0.0.21", "127.0.0.22", "127.0.0.23"}) {

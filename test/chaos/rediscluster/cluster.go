@@ -292,6 +292,15 @@ func (c *Cluster) Addr(i int) string { return c.node(i).addr }
 // Nodes is the number of nodes.
 func (c *Cluster) Nodes() int { return len(c.nodes) }
 
+// Members are every node: nodes do not join or leave this cluster.
+func (c *Cluster) Members() []int {
+	out := make([]int, len(c.nodes))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
 // NodeIP is node i's address, without the port.
 func (c *Cluster) NodeIP(i int) string { return c.node(i).ip }
 
