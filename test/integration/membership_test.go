@@ -356,15 +356,13 @@ func preloadKeys(t *testing.T, ctx context.Context, cc *redis.ClusterClient, pre
 	t.Helper()
 	var keys []string
 	for i := 0; i < n; i += 1000 {
-		pipe := cc.Pipeline()
+		var batch [][2]string
 		for j := i; j < min(n, i+1000); j++ {
 			k := prefix + ":" + strconv.Itoa(j)
-			pipe.Set(ctx, k, k, 0)
+			batch = append(batch, [2]string{k, k})
 			keys = append(keys, k)
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			t.Fatal(err)
-		}
+		setAll(ctx, t, cc, batch)
 	}
 	return keys
 }

@@ -182,14 +182,31 @@ func (l *slotLoad) check(t *testing.T, ctx context.Context, cc *redis.ClusterCli
 func preloadSlot(ctx context.Context, t *testing.T, cc *redis.ClusterClient, tag string, n int) {
 	t.Helper()
 	for i := 0; i < n; i += 500 {
-		pipe := cc.Pipeline()
+		var batch [][2]string
 		for j := i; j < min(i+500, n); j++ {
-			pipe.Set(ctx, fmt.Sprintf("%s:pre:%d", tag, j), strconv.Itoa(j), 0)
+			batch = append(batch, [2]string{fmt.Sprintf("%s:pre:%d", tag, j), strconv.Itoa(j)})
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			t.Fatal(err)
-		}
+		setAll(ctx, t, cc, batch)
 	}
+}
+
+// setAll sets the keys of kv in one pipeline, again (whole) while it
+// fails: a leadership change under the test's load can fail a write
+// (-TRYAGAIN, -UNCERTAIN), and setting fixed values twice is harmless.
+func setAll(ctx context.Context, t *testing.T, cc *redis.ClusterClient, kv [][2]string) {
+	t.Helper()
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		pipe := cc.Pipeline()
+		for _, p := range kv {
+			pipe.Set(ctx, p[0], p[1], 0)
+		}
+		if _, err = pipe.Exec(ctx); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal(err)
 }
 
 func checkPreload(ctx context.Context, t *testing.T, cc *redis.ClusterClient, tag string, n int) {
