@@ -278,7 +278,7 @@ func (n *clusterNode) runMembership() {
 			formed = f
 			n.ml.UpdateNode(time.Second)
 		}
-		if t == nil || n.mship.removed.Load() {
+		if t == nil || n.mship.removed.Load() || n.behind(t) {
 			continue
 		}
 		if slices.Contains(t.Removed, n.self.ID) || n.mship.noticeRemoved.Load() {

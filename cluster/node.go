@@ -610,7 +610,7 @@ func (n *clusterNode) loop() {
 		case <-n.topoKick:
 		case <-tick.C:
 		}
-		if t := n.cfgFSM.current(); t != nil && (n.route.Load().topo == nil || t.Epoch != n.route.Load().topo.Epoch) {
+		if t := n.cfgFSM.current(); t != nil && (n.route.Load().topo == nil || t.Epoch > n.route.Load().topo.Epoch) {
 			n.applyTopology(t)
 		}
 		leads := n.ledShards()
@@ -699,8 +699,22 @@ func (n *clusterNode) ledShards() []shard.ID {
 	return out
 }
 
+// behind reports whether t, the configuration group's state on this node,
+// is older than the topology the node routes by. After a restart the group
+// restores its last snapshot, then replays the entries after it once a
+// leader is known, so for a while it holds older epochs than the topology
+// the node saved (topology.json) and resumed from. Nothing may be done by
+// an older topology: it would reopen replicas of shards dropped since
+// (bootstrapping new, empty groups for shards that were new then) and route
+// slots to shards that gave them away. Epochs only grow.
+func (n *clusterNode) behind(t *Topology) bool {
+	cur := n.route.Load().topo
+	return t != nil && cur != nil && t.Epoch < cur.Epoch
+}
+
 // applyTopology saves t, opens the replicas of the shards this node holds,
-// and routes by t.
+// and routes by t. loop calls it only with a newer epoch than the one
+// routed (see behind).
 func (n *clusterNode) applyTopology(t *Topology) {
 	if err := n.saveTopology(t); err != nil {
 		n.log.Error("saving the cluster topology", "err", err)

@@ -90,7 +90,10 @@ func (f *JoinFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*Inje
 // NODE REMOVE or by SIGTERM with shutdown-drain (either, at random): its
 // replicas are rebuilt elsewhere and its shard retired by live slot moves
 // before it leaves, then its process ends (node-remove). At least
-// MinMembers stay. The fault is over when the placement is done.
+// MinMembers stay, and, where it can, a member of every zone: a cluster
+// left with two zones loses a shard's quorum with the bigger one, which
+// would turn every later zone-loss into an outage. The fault is over when
+// the placement is done.
 type RemoveFault struct {
 	Timeout time.Duration
 }
@@ -131,7 +134,7 @@ func (f *RemoveFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*In
 	if err != nil {
 		return nil, err
 	}
-	victim := members[rng.IntN(len(members))]
+	victim := pickRemoval(t, members, rng)
 	sigterm := rng.IntN(2) == 0
 	wctx, cancel := context.WithTimeout(ctx, cmpOr(f.Timeout, membershipTimeout))
 	defer cancel()
@@ -140,4 +143,20 @@ func (f *RemoveFault) Inject(ctx context.Context, t Target, rng *rand.Rand) (*In
 		return nil, err
 	}
 	return &Injection{Desc: desc, Nodes: []int{victim}, Affected: allShards(shards), Settled: true}, nil
+}
+
+// pickRemoval picks a random member among candidates whose removal leaves
+// a member in every zone the members span; any candidate when none does.
+func pickRemoval(t Target, candidates []int, rng *rand.Rand) int {
+	byZone := zones(t)
+	var keep []int
+	for _, i := range candidates {
+		if len(byZone[t.NodeZone(i)]) > 1 {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) == 0 {
+		keep = candidates
+	}
+	return keep[rng.IntN(len(keep))]
 }
