@@ -76,7 +76,9 @@ type Replica struct {
 	}
 
 	stop chan struct{}
-	wg   sync.WaitGroup
+	// closed is closed once the group is shut down (Close).
+	closed chan struct{}
+	wg     sync.WaitGroup
 
 	// LeaderChanges counts this node's gains and losses of leadership.
 	LeaderChanges atomic.Int64
@@ -108,7 +110,7 @@ var (
 // NewReplica returns the shard state and FSM of a replica; Start opens its
 // group.
 func NewReplica(id ID, seed uint64) *Replica {
-	r := &Replica{Shard: New(id, seed), stop: make(chan struct{})}
+	r := &Replica{Shard: New(id, seed), stop: make(chan struct{}), closed: make(chan struct{})}
 	r.prop.cond = sync.NewCond(&r.prop.Mutex)
 	r.FSM = raft.NewFSM(r.Shard)
 	return r
@@ -125,15 +127,43 @@ func (r *Replica) Start(g *raft.Group) {
 
 // Close stops the replica's goroutines and its group.
 func (r *Replica) Close() error {
+	// Under prop's lock: a Propose either started the proposer (counted
+	// in wg) before, or sees stop closed and refuses.
+	r.prop.Lock()
 	select {
 	case <-r.stop:
+		r.prop.Unlock()
 		return nil
 	default:
 	}
 	close(r.stop)
+	r.prop.Unlock()
 	err := r.Group.Close()
+	close(r.closed)
 	r.wg.Wait()
 	return err
+}
+
+// wait returns the outcome of f. hashicorp/raft answers every future it
+// took up before it shut down, but never one still queued in its buffered
+// apply or verify channel then (hashicorp/raft#498), and f.Error() would
+// wait for it forever (with Close waiting for the waiter). Once the group
+// is closed, wait gives up on such a future: ErrRaftShutdown (the entry
+// was never appended). The goroutine left waiting on it is all it costs.
+func (r *Replica) wait(f hraft.Future) error {
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-r.closed:
+		select {
+		case err := <-errc:
+			return err
+		default:
+			return hraft.ErrRaftShutdown
+		}
+	}
 }
 
 // watchLeadership commits a barrier each time this node becomes leader,
@@ -179,7 +209,7 @@ func (r *Replica) noteLeading(led *bool, isLeader bool) {
 
 func (r *Replica) makeReady() {
 	term := r.Group.Raft.CurrentTerm()
-	if err := r.Group.Raft.Barrier(5 * time.Second).Error(); err != nil {
+	if err := r.wait(r.Group.Raft.Barrier(5 * time.Second)); err != nil {
 		return
 	}
 	if r.Group.IsLeader() && r.Group.Raft.CurrentTerm() == term {
@@ -292,7 +322,7 @@ func (r *Replica) confirmRound(batch []chan error) {
 	defer r.wg.Done()
 	term := r.Group.Raft.CurrentTerm()
 	start := time.Now()
-	err := r.Group.Raft.VerifyLeader().Error()
+	err := r.wait(r.Group.Raft.VerifyLeader())
 	if err != nil {
 		err = ErrNotLeader
 	} else if r.readyTerm.Load() != term {
@@ -317,16 +347,25 @@ func (r *Replica) Propose(e *raft.Entry) (*raft.Result, error) {
 	r.proposeMu.RLock()
 	req := &proposal{done: make(chan struct{})}
 	r.prop.Lock()
+	select {
+	case <-r.stop:
+		r.prop.Unlock()
+		r.proposeMu.RUnlock()
+		return nil, ErrStopped
+	default:
+	}
 	// Stamped in queue order, so entry times never go back.
 	r.stamp(e)
 	req.data = raft.AppendEntry(nil, e)
 	r.prop.queue = append(r.prop.queue, req)
 	kick := !r.prop.running
 	r.prop.running = true
+	if kick {
+		r.wg.Add(1) // before Close can Wait (it takes prop's lock first)
+	}
 	r.prop.Unlock()
 	r.proposeMu.RUnlock()
 	if kick {
-		r.wg.Add(1)
 		go r.runProposer()
 	}
 	<-req.done
@@ -398,7 +437,7 @@ func (r *Replica) runProposer() {
 // await hands the result of an applied entry to its proposals.
 func (r *Replica) await(f hraft.ApplyFuture, batch []*proposal) {
 	defer r.wg.Done()
-	err := f.Error()
+	err := r.wait(f)
 	var resp any
 	if err == nil {
 		resp = f.Response()
@@ -456,7 +495,7 @@ func (r *Replica) ProposeExec(w *Watch, e *raft.Entry) (res *raft.Result, aborte
 	}
 	f := r.Group.Raft.Apply(raft.AppendEntry(nil, e), 0)
 	r.proposeMu.Unlock()
-	res, err = result(f)
+	res, err = r.result(f)
 	return res, false, err
 }
 
@@ -469,8 +508,8 @@ func (r *Replica) stamp(e *raft.Entry) {
 	e.Seed = rand.Uint64()
 }
 
-func result(f hraft.ApplyFuture) (*raft.Result, error) {
-	if err := f.Error(); err != nil {
+func (r *Replica) result(f hraft.ApplyFuture) (*raft.Result, error) {
+	if err := r.wait(f); err != nil {
 		return nil, mapRaftError(err)
 	}
 	res, _ := f.Response().(*raft.Result)
@@ -509,7 +548,7 @@ func (r *Replica) TransferLeadership(id, addr string) error {
 	// the transfer's TimeoutNow can no longer arrive (the transport's
 	// timeout, with a margin).
 	r.voidLease(365 * 24 * time.Hour)
-	err := r.Group.Raft.LeadershipTransferToServer(hraft.ServerID(id), hraft.ServerAddress(addr)).Error()
+	err := r.wait(r.Group.Raft.LeadershipTransferToServer(hraft.ServerID(id), hraft.ServerAddress(addr)))
 	r.voidLease(transferLeaseHold)
 	return mapRaftError(err)
 }

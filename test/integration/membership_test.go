@@ -41,12 +41,30 @@ func newMemberCluster(t *testing.T, nodes, expect int, firstIP string, args ...s
 	t.Cleanup(func() {
 		if t.Failed() {
 			for i := 0; i < c.Len(); i++ {
-				t.Logf("node%d log:\n%s", i+1, c.LogTail(i, 40))
+				t.Logf("node%d log:\n%s", i+1, logDigest(c.LogTail(i, 5000), 40))
 			}
 		}
 		c.Close()
 	})
 	return c
+}
+
+// logDigest returns the last n lines of log that are not a Raft leader's
+// retries towards an unreachable peer (which can fill a whole tail after
+// the peer left), and how many of those it skipped.
+func logDigest(log string, n int) string {
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
+	var keep []string
+	skipped := 0
+	for i := len(lines) - 1; i >= 0 && len(keep) < n; i-- {
+		if strings.Contains(lines[i], "failed to heartbeat to") || strings.Contains(lines[i], "failed to appendEntries to") {
+			skipped++
+			continue
+		}
+		keep = append(keep, lines[i])
+	}
+	slices.Reverse(keep)
+	return fmt.Sprintf("(%d lines of failed heartbeats and appends among them left out)\n%s", skipped, strings.Join(keep, "\n"))
 }
 
 // readTopology reads the topology node i last saved.
