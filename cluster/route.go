@@ -402,6 +402,24 @@ func (c *conn) runReplicated(cmd *proto.Command, h engine.Handler, args [][]byte
 	}
 	mark := c.w.Buffered()
 	c.acquire(rep.Shard, false)
+	// NB: routeSlot read the slot's state before the read was confirmed,
+	// and a leader just elected (after a restart, say) routes by an FSM
+	// that has not replayed its log yet: the slot's export and the drop of
+	// its keys may have been applied since, and the read would answer nil
+	// for keys that live in another shard now. Under the read lock the
+	// state is current and stays so.
+	if r.slot >= 0 {
+		switch st, _ := rep.FSM.SlotState(engine.Slot(r.slot)); st {
+		case raft.SlotExported:
+			c.release()
+			c.w.WriteError(c.movedAway(c.s.node.route.Load(), r.slot))
+			return
+		case raft.SlotImporting:
+			c.release()
+			c.w.WriteError(errTryAgain)
+			return
+		}
+	}
 	ctx := &c.ctx
 	ctx.DB = rep.DB()
 	ctx.W = c.w
