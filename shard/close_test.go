@@ -12,7 +12,8 @@ import (
 	"github.com/flotilla-db/flotilla/shard"
 )
 
-// TestCloseWhileProposing: Close returns while proposals race with it.
+// TestCloseWhileProposing: Close returns while proposals and read
+// confirmations race with it.
 // hashicorp/raft never answers an Apply future left in its (buffered)
 // apply channel at shutdown (hashicorp/raft#498), so Close must not wait
 // for it.
@@ -46,7 +47,13 @@ func TestCloseWhileProposing(t *testing.T) {
 						return
 					default:
 					}
-					r.Propose(&raft.Entry{Type: raft.EntryCommands, Cmds: [][][]byte{{[]byte("SET"), []byte("k"), []byte("v")}}})
+					if w%2 == 0 {
+						r.Propose(&raft.Entry{Type: raft.EntryCommands, Cmds: [][][]byte{{[]byte("SET"), []byte("k"), []byte("v")}}})
+					} else {
+						// Read confirmations start rounds counted in the
+						// same WaitGroup Close waits on.
+						r.ConfirmRead()
+					}
 				}
 			}()
 		}

@@ -136,12 +136,26 @@ func (r *Replica) Close() error {
 		return nil
 	default:
 	}
+	// And under gate's lock: a read confirmation round is counted in wg
+	// before, or not started at all (startRoundsLocked).
+	r.gate.Lock()
 	close(r.stop)
+	r.gate.Unlock()
 	r.prop.Unlock()
 	err := r.Group.Close()
 	close(r.closed)
 	r.wg.Wait()
 	return err
+}
+
+// stopping reports whether Close has begun.
+func (r *Replica) stopping() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // wait returns the outcome of f. hashicorp/raft answers every future it
@@ -307,6 +321,13 @@ const maxConfirmRounds = 4
 // startRoundsLocked starts confirmation rounds for the waiting reads, up to
 // maxConfirmRounds. Call with gate held.
 func (r *Replica) startRoundsLocked() {
+	if r.stopping() {
+		for _, ch := range r.gate.waiting {
+			ch <- ErrStopped
+		}
+		r.gate.waiting = nil
+		return
+	}
 	for r.gate.rounds < maxConfirmRounds && len(r.gate.waiting) > 0 {
 		batch := r.gate.waiting
 		r.gate.waiting = nil
@@ -616,12 +637,16 @@ func (r *Replica) LeaseHolds() bool {
 	}
 	if l.until.Sub(now) < r.ReadLease/2 && r.renewing.CompareAndSwap(false, true) {
 		r.gate.Lock()
-		r.gate.rounds++
-		r.wg.Add(1)
-		go func() {
-			r.confirmRound(nil)
+		if r.stopping() {
 			r.renewing.Store(false)
-		}()
+		} else {
+			r.gate.rounds++
+			r.wg.Add(1) // counted before Close can Wait (see Close)
+			go func() {
+				r.confirmRound(nil)
+				r.renewing.Store(false)
+			}()
+		}
 		r.gate.Unlock()
 	}
 	return true
