@@ -380,6 +380,12 @@ func TestBlockingWithGoRedis(t *testing.T) {
 func TestClientCommands(t *testing.T) {
 	s := startServer(t)
 	a, b := dialRaw(t, s), dialRaw(t, s)
+	// A dial returns once the kernel accepted it; a command answered means
+	// the server registered the connection too (CLIENT LIST below counts
+	// both; under load it once saw only a).
+	if got := b.do("PING"); got != "+PONG" {
+		t.Fatal(got)
+	}
 	if got := a.do("CLIENT", "SETNAME", "alpha"); got != "+OK" {
 		t.Fatal(got)
 	}
