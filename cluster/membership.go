@@ -816,20 +816,7 @@ func (n *clusterNode) dropStaleReplicas(t *Topology) {
 // dropStaleReplicas just before a newer topology placed it here again
 // would otherwise wait for the next change.
 func (n *clusterNode) openMissingReplicas(t *Topology) {
-	for _, sh := range t.Shards {
-		if !slices.Contains(sh.Replicas, n.self.ID) {
-			continue
-		}
-		n.mu.Lock()
-		_, open := n.mu.replicas[sh.ID]
-		n.mu.Unlock()
-		if open {
-			continue
-		}
-		if err := n.openReplica(t, sh); err != nil {
-			n.log.Error("opening shard replica", "shard", sh.ID, "err", err)
-			continue
-		}
+	if n.openPlacedReplicas(t) {
 		n.refreshRoute()
 	}
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/flotilla-db/flotilla/test/localcluster"
 )
 
 // startJoiningNode starts a cluster node that waits to be admitted into a
@@ -19,17 +17,7 @@ import (
 // seeds: addNode brings it in).
 func startJoiningNode(t *testing.T, directives ...string) *Server {
 	t.Helper()
-	ips := []string{"127.0.0.1"}
-	port, err := localcluster.FreePort(ips, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gossip, err := localcluster.FreePort(ips)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := []string{"cluster-enabled", "yes", "port", strconv.Itoa(port), "dir", t.TempDir(),
-		"gossip-port", strconv.Itoa(gossip), "metrics-port", "0", "bootstrap-expect", "100"}
+	base := append(clusterNodeDirectives(t), "bootstrap-expect", "100")
 	return startServer(t, append(base, directives...)...)
 }
 

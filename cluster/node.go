@@ -719,6 +719,13 @@ func (n *clusterNode) applyTopology(t *Topology) {
 	if err := n.saveTopology(t); err != nil {
 		n.log.Error("saving the cluster topology", "err", err)
 	}
+	n.openPlacedReplicas(t)
+	n.refreshRouteWith(t)
+}
+
+// openPlacedReplicas opens the replicas t places on this node that are not
+// open, and reports whether it opened any.
+func (n *clusterNode) openPlacedReplicas(t *Topology) (opened bool) {
 	for _, sh := range t.Shards {
 		if !slices.Contains(sh.Replicas, n.self.ID) {
 			continue
@@ -731,9 +738,11 @@ func (n *clusterNode) applyTopology(t *Topology) {
 		}
 		if err := n.openReplica(t, sh); err != nil {
 			n.log.Error("opening shard replica", "shard", sh.ID, "err", err)
+			continue
 		}
+		opened = true
 	}
-	n.refreshRouteWith(t)
+	return opened
 }
 
 func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {

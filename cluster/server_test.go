@@ -101,6 +101,16 @@ func (r *rawConn) read() string {
 // in a temporary directory, and waits until it serves every slot.
 func startClusterNode(t testing.TB, directives ...string) *Server {
 	t.Helper()
+	s := startServer(t, append(clusterNodeDirectives(t), directives...)...)
+	waitClusterOK(t, s)
+	return s
+}
+
+// clusterNodeDirectives are the directives of a cluster node on free
+// ports of 127.0.0.1 (RESP, and RESP+10000 for Raft; gossip), with its
+// data in a temporary directory and no metrics endpoint.
+func clusterNodeDirectives(t testing.TB) []string {
+	t.Helper()
 	ips := []string{"127.0.0.1"}
 	port, err := localcluster.FreePort(ips, 10000)
 	if err != nil {
@@ -110,11 +120,8 @@ func startClusterNode(t testing.TB, directives ...string) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"cluster-enabled", "yes", "port", strconv.Itoa(port), "dir", t.TempDir(),
+	return []string{"cluster-enabled", "yes", "port", strconv.Itoa(port), "dir", t.TempDir(),
 		"gossip-port", strconv.Itoa(gossip), "metrics-port", "0"}
-	s := startServer(t, append(base, directives...)...)
-	waitClusterOK(t, s)
-	return s
 }
 
 // waitClusterOK waits until the node reports cluster_state:ok.

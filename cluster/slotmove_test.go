@@ -17,7 +17,6 @@ import (
 	"github.com/flotilla-db/flotilla/proto"
 	"github.com/flotilla-db/flotilla/raft"
 	"github.com/flotilla-db/flotilla/shard"
-	"github.com/flotilla-db/flotilla/test/localcluster"
 )
 
 // waitMoved waits until the configuration gives slot to shard to with no
@@ -253,17 +252,7 @@ func TestExecRefusedByMoveAnswersTryAgain(t *testing.T) {
 // restart-all after node-join and node-remove saw nodes reopen replicas of
 // shards dropped long before, and reads of moved slots answered nil.
 func TestRestartKeepsNewerTopology(t *testing.T) {
-	ips := []string{"127.0.0.1"}
-	port, err := localcluster.FreePort(ips, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gossip, err := localcluster.FreePort(ips)
-	if err != nil {
-		t.Fatal(err)
-	}
-	directives := []string{"cluster-enabled", "yes", "port", strconv.Itoa(port), "dir", t.TempDir(),
-		"gossip-port", strconv.Itoa(gossip), "metrics-port", "0", "cluster-shards", "2"}
+	directives := append(clusterNodeDirectives(t), "cluster-shards", "2")
 	// The first run is closed here (Server.Close is not idempotent), the
 	// second by the cleanup of startServer.
 	var args []string

@@ -1,14 +1,11 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -138,24 +135,7 @@ func testBalanceLeavesCutOff(t *testing.T, kind chaos.CutKind) {
 	// Writes to slot 0 all along; and whether the leader's gossip holds
 	// the cut-off replica alive (the premise: otherwise rebalancing would
 	// not consider it at all).
-	var acks []time.Duration
-	var lastErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; time.Since(start) < hold; i++ {
-			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			err := cc.Set(wctx, keyOfSlot("balance", 0), strconv.Itoa(i), 0).Err()
-			cancel()
-			if err == nil {
-				acks = append(acks, time.Since(start))
-			} else {
-				lastErr = err
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	w := startAckWriter(ctx, cc, keyOfSlot("balance", 0), start, hold)
 	aliveFor := time.Duration(0)
 	for time.Since(start) < hold {
 		if replicaAlive(c.Addr(li), c.Addr(preferred)) {
@@ -163,7 +143,7 @@ func testBalanceLeavesCutOff(t *testing.T, kind chaos.CutKind) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	wg.Wait()
+	acks, lastErr := w.wait()
 	// The leader's attempts to hand the shard to the cut-off replica, for
 	// the log (without the mitigations, one a second, most refused at once
 	// as "leadership transfer in progress").
@@ -179,10 +159,7 @@ func testBalanceLeavesCutOff(t *testing.T, kind chaos.CutKind) {
 	}
 	heal()
 
-	gap, prev := time.Duration(0), time.Duration(0)
-	for _, a := range append(acks, hold) {
-		gap, prev = max(gap, a-prev), a
-	}
+	gap := longestGap(acks, hold)
 	t.Logf("%s cut from the leader node%d to the preferred replica node%d: the leader's gossip held it alive for %v of %v; %d transfers to it tried; %d writes acknowledged, longest gap %v (last error %v)",
 		kind, li+1, preferred+1, aliveFor, hold, attempts, len(acks), gap.Round(time.Millisecond), lastErr)
 	if aliveFor < 5*time.Second {

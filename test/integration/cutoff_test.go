@@ -118,26 +118,8 @@ func TestCutOffLeaderSendsClientsOn(t *testing.T) {
 		}
 	}()
 
-	// The client writes slot 0 all along; acks are the times (since the
-	// cut) of its acknowledged writes.
-	var acks []time.Duration
-	var lastErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; time.Since(cut) < hold; i++ {
-			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			err := cc.Set(wctx, key, strconv.Itoa(i), 0).Err()
-			cancel()
-			if err == nil {
-				acks = append(acks, time.Since(cut))
-			} else {
-				lastErr = err
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	// The client writes slot 0 all along.
+	w := startAckWriter(ctx, cc, key, cut, hold)
 
 	// Plain connections to the victim: its own shard's slot, and a
 	// followed shard's, every 100 ms.
@@ -157,7 +139,7 @@ func TestCutOffLeaderSendsClientsOn(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	wg.Wait()
+	acks, lastErr := w.wait()
 	if err := heal(); err != nil {
 		t.Fatal(err)
 	}
@@ -184,10 +166,7 @@ func TestCutOffLeaderSendsClientsOn(t *testing.T) {
 	}
 	// The ClusterClient keeps writing: its longest time without an
 	// acknowledged write, from the cut to the end of the cut.
-	gap, prev := time.Duration(0), time.Duration(0)
-	for _, a := range append(acks, hold) {
-		gap, prev = max(gap, a-prev), a
-	}
+	gap := longestGap(acks, hold)
 	t.Logf("go-redis: %d writes acknowledged during the %v cut, longest gap %v (last error %v)", len(acks), hold, gap.Round(time.Millisecond), lastErr)
 	if gap > 3*time.Second {
 		t.Errorf("go-redis ClusterClient went %v without an acknowledged write to slot 0 during the cut (last error %v); want under 3 s", gap.Round(time.Millisecond), lastErr)
@@ -195,4 +174,50 @@ func TestCutOffLeaderSendsClientsOn(t *testing.T) {
 	if err := c.WaitReady(30 * time.Second); err != nil {
 		t.Fatalf("not healthy after the cut healed: %v", err)
 	}
+}
+
+// ackWriter writes one key every 20 ms from a start time for a while,
+// from a go-redis cluster client, and records when its writes were
+// acknowledged.
+type ackWriter struct {
+	wg      sync.WaitGroup
+	acks    []time.Duration // since start
+	lastErr error
+}
+
+func startAckWriter(ctx context.Context, cc *redis.ClusterClient, key string, start time.Time, hold time.Duration) *ackWriter {
+	w := &ackWriter{}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for i := 0; time.Since(start) < hold; i++ {
+			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err := cc.Set(wctx, key, strconv.Itoa(i), 0).Err()
+			cancel()
+			if err == nil {
+				w.acks = append(w.acks, time.Since(start))
+			} else {
+				w.lastErr = err
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return w
+}
+
+// wait waits for the writer to end and returns the times of its
+// acknowledged writes and its last error.
+func (w *ackWriter) wait() ([]time.Duration, error) {
+	w.wg.Wait()
+	return w.acks, w.lastErr
+}
+
+// longestGap is the longest time without an acknowledged write, from 0 to
+// end.
+func longestGap(acks []time.Duration, end time.Duration) time.Duration {
+	gap, prev := time.Duration(0), time.Duration(0)
+	for _, a := range append(acks, end) {
+		gap, prev = max(gap, a-prev), a
+	}
+	return gap
 }
