@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -311,6 +312,12 @@ func cmdFLOTILLAFAILOVER(c *conn, args [][]byte, inExec bool) {
 	c.w.WriteOK()
 }
 
+// adminChangeTimeout bounds how long an admin command waits to commit its
+// change of the configuration (no leader in the configuration group, or a
+// node still replaying it after a restart): the client gets an error
+// instead of a connection that hangs.
+const adminChangeTimeout = 15 * time.Second
+
 // errNotFormed answers the operations that need a topology before the
 // cluster has formed.
 const errNotFormed = "ERR the cluster is not formed yet"
@@ -487,7 +494,9 @@ func cmdFLOTILLASLOTS(c *conn, args [][]byte, inExec bool) {
 		c.w.WriteError("ERR unknown shard " + strconv.Itoa(int(id)))
 		return
 	}
-	moveID, err := n.moveSlots(ranges, id)
+	ctx, cancel := context.WithTimeout(context.Background(), adminChangeTimeout)
+	defer cancel()
+	moveID, err := n.moveSlots(ctx, ranges, id)
 	if err != nil {
 		c.writeOpError(err)
 		return
@@ -521,7 +530,9 @@ func cmdFLOTILLAREBALANCE(c *conn, args [][]byte, inExec bool) {
 		c.w.WriteError(errNotFormed)
 		return
 	}
-	queued, err := n.rebalance()
+	ctx, cancel := context.WithTimeout(context.Background(), adminChangeTimeout)
+	defer cancel()
+	queued, err := n.rebalance(ctx)
 	if err != nil {
 		c.writeOpError(err)
 		return

@@ -451,7 +451,7 @@ func (n *clusterNode) control(g *raft.Group, t *Topology) {
 				settled = settled && in.settled[sh.ID] && len(sh.Bootstrap) == 0
 			}
 			if key := rebalanceKey(cur); settled && key != n.mship.lastRebalance {
-				if queued, err := n.rebalance(); err != nil {
+				if queued, err := n.rebalance(ctx); err != nil {
 					n.log.Warn("membership: rebalance", "err", err)
 				} else {
 					n.mship.lastRebalance = key

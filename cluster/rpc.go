@@ -292,7 +292,16 @@ func (n *clusterNode) changeTopology(ctx context.Context, fn func(t *Topology) e
 	for {
 		cur := n.cfgFSM.current()
 		if cur == nil {
-			return nil, errors.New("the cluster is not formed yet")
+			// Not formed, or (just restarted) the configuration group
+			// has not replayed its log yet: wait for it within ctx.
+			select {
+			case <-ctx.Done():
+				return nil, errors.New("the cluster is not formed yet")
+			case <-n.stop:
+				return nil, ErrServerClosed
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
 		}
 		next := cur.Clone()
 		if err := fn(next); err != nil {
@@ -317,7 +326,7 @@ func (n *clusterNode) changeTopology(ctx context.Context, fn func(t *Topology) e
 		// node's copy to move on (or a moment), then start again.
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("the configuration change was not committed (is there a leader in the configuration group?): %w", ctx.Err())
 		case <-n.stop:
 			return nil, ErrServerClosed
 		case <-time.After(50 * time.Millisecond):

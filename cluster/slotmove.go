@@ -543,9 +543,9 @@ func (t *Topology) reassign(rs []SlotRange, from, to shard.ID) {
 
 // moveSlots queues moves of the slots in ranges to shard to: one move per
 // source shard. Slots already on to are left out.
-func (n *clusterNode) moveSlots(ranges []SlotRange, to shard.ID) (uint64, error) {
+func (n *clusterNode) moveSlots(ctx context.Context, ranges []SlotRange, to shard.ID) (uint64, error) {
 	var first uint64
-	_, err := n.changeTopology(context.Background(), func(t *Topology) error {
+	_, err := n.changeTopology(ctx, func(t *Topology) error {
 		if t.Shard(to) == nil {
 			return fmt.Errorf("no shard %d", to)
 		}
@@ -629,9 +629,9 @@ func (n *clusterNode) moveStatus() []MoveStatus {
 // rebalance queues the moves that even out the slots over the shards:
 // each ends with 16384/shards slots (the first 16384%shards one more),
 // taken from the shards with the most, in contiguous runs.
-func (n *clusterNode) rebalance() (int, error) {
+func (n *clusterNode) rebalance(ctx context.Context) (int, error) {
 	queued := 0
-	_, err := n.changeTopology(context.Background(), func(t *Topology) error {
+	_, err := n.changeTopology(ctx, func(t *Topology) error {
 		queued = 0
 		if len(t.Moves) > 0 {
 			return errors.New("moves are under way; rebalance when they are done")

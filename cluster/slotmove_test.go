@@ -132,7 +132,7 @@ func TestSlotMoveUnderLoad(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
 	maxGap.Store(0)
-	if _, err := s.node.moveSlots([]SlotRange{{Start: slot, End: slot}}, to); err != nil {
+	if _, err := s.node.moveSlots(context.Background(), []SlotRange{{Start: slot, End: slot}}, to); err != nil {
 		t.Fatal(err)
 	}
 	done := waitMoved(t, s, slot, to)
@@ -229,7 +229,7 @@ func TestExecRefusedByMoveAnswersTryAgain(t *testing.T) {
 		if s.node.route.Load().owners[slot] == to {
 			to = 3 - to
 		}
-		if _, err := s.node.moveSlots([]SlotRange{{Start: slot, End: slot}}, to); err != nil {
+		if _, err := s.node.moveSlots(context.Background(), []SlotRange{{Start: slot, End: slot}}, to); err != nil {
 			t.Fatal(err)
 		}
 		waitMoved(t, s, slot, to)
@@ -277,7 +277,7 @@ func TestRestartKeepsNewerTopology(t *testing.T) {
 	move := func(slot int) {
 		t.Helper()
 		to := 3 - s.node.route.Load().owners[slot]
-		if _, err := s.node.moveSlots([]SlotRange{{Start: slot, End: slot}}, to); err != nil {
+		if _, err := s.node.moveSlots(context.Background(), []SlotRange{{Start: slot, End: slot}}, to); err != nil {
 			t.Fatal(err)
 		}
 		waitMoved(t, s, slot, to)
@@ -346,7 +346,7 @@ func TestReadRoutedBeforeMoveSeesMove(t *testing.T) {
 		t.Fatalf("GET routed to %+v", r)
 	}
 	to := 3 - r.rep.ID()
-	if _, err := s.node.moveSlots([]SlotRange{{Start: slot, End: slot}}, to); err != nil {
+	if _, err := s.node.moveSlots(context.Background(), []SlotRange{{Start: slot, End: slot}}, to); err != nil {
 		t.Fatal(err)
 	}
 	waitMoved(t, s, slot, to)

@@ -940,3 +940,50 @@ func TestPausedLeaderServesNoStaleRead(t *testing.T) {
 	}
 	t.Logf("resumed old leader answered %q %v", r.v, r.err)
 }
+
+// TestAdminChangeWithoutConfigQuorum: an admin command that changes the
+// configuration (FLOTILLA SLOTS MOVE) on a node whose configuration group
+// has lost its quorum answers an error once its wait is over, instead of
+// holding the connection for good; with the quorum back it works again.
+func TestAdminChangeWithoutConfigQuorum(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := ctxT(t, 2*time.Minute)
+	cc := clusterClient(t, c)
+	waitMastersSpread(t, ctx, cc, 3)
+	slot := strconv.Itoa(firstSlotOf(t, ctx, c.Addr(0), 1))
+	move := []string{"FLOTILLA", "SLOTS", "MOVE", slot + "-" + slot, "2"}
+	for _, i := range []int{1, 2} {
+		if err := c.Pause(i); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Resume(i)
+	}
+	t0 := time.Now()
+	v, err := localcluster.Do(c.Addr(0), 40*time.Second, move...)
+	took := time.Since(t0)
+	if err == nil || !strings.Contains(err.Error(), "configuration") {
+		t.Fatalf("FLOTILLA SLOTS MOVE without a configuration quorum: %q, %v (after %s)", v, err, took)
+	}
+	if took > 30*time.Second {
+		t.Fatalf("FLOTILLA SLOTS MOVE answered after %s", took)
+	}
+	t.Logf("FLOTILLA SLOTS MOVE without a quorum answered after %s: %v", took.Round(time.Millisecond), err)
+	for _, i := range []int{1, 2} {
+		if err := c.Resume(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		v, err := localcluster.Do(c.Addr(0), 40*time.Second, move...)
+		if err == nil {
+			if _, convErr := strconv.Atoi(v); convErr != nil {
+				t.Fatalf("FLOTILLA SLOTS MOVE: %q", v)
+			}
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("FLOTILLA SLOTS MOVE after the quorum came back: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
