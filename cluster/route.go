@@ -517,11 +517,11 @@ func (c *conn) waitReplicated(rep *shard.Replica, w *shard.Waiter, spec *engine.
 			}
 			return false, true
 		case <-check.C:
-			if !rep.Group.IsLeader() {
+			if msg := c.blockedRedirect(rep, int(engine.KeySlot(spec.Keys[0]))); msg != "" {
 				if !rep.Unblock(w) {
 					return true, true
 				}
-				c.w.WriteError(c.redirect(c.s.node.route.Load(), rep.ID(), int(engine.KeySlot(spec.Keys[0]))))
+				c.w.WriteError(msg)
 				return false, true
 			}
 		case <-gone.done:
@@ -531,6 +531,30 @@ func (c *conn) waitReplicated(rep *shard.Replica, w *shard.Waiter, spec *engine.
 			rep.Unblock(w)
 			return false, false
 		}
+	}
+}
+
+// blockedRedirect is the reply that ends a blocked command's wait on rep
+// once rep no longer serves slot, "" while it does. Its leadership may have
+// moved, or a live move taken the slot to another shard: a write there would
+// never wake this client, so it is sent on, as Redis Cluster does for a
+// client blocked on a slot the node lost (-MOVED to the new owner, -ASK
+// while the move is not in the configuration yet).
+func (c *conn) blockedRedirect(rep *shard.Replica, slot int) string {
+	rt := c.s.node.route.Load()
+	if !rep.Group.IsLeader() {
+		return c.redirect(rt, rep.ID(), slot)
+	}
+	r := c.routeSlot(rt, slot, true)
+	switch {
+	case r.rep == rep:
+		return ""
+	case r.err != "":
+		return r.err
+	default:
+		// Another shard led here serves the slot now: the client asks
+		// again here.
+		return "MOVED " + strconv.Itoa(slot) + " " + c.s.node.self.Addr
 	}
 }
 

@@ -360,3 +360,81 @@ func TestReadRoutedBeforeMoveSeesMove(t *testing.T) {
 		t.Errorf("GET through the cluster after the move: %q, %v", v, err)
 	}
 }
+
+// TestBlockedClientFollowsSlotMove: a client blocked in BLPOP on a key of
+// a slot that a live move takes to another shard is sent on (-MOVED or
+// -ASK, as Redis Cluster answers a client blocked on a slot its node
+// lost) instead of waiting for a push that now lands on the other shard;
+// blocked again through a cluster client, it is woken there.
+func TestBlockedClientFollowsSlotMove(t *testing.T) {
+	s := startClusterNode(t, "cluster-shards", "2")
+	ctx := context.Background()
+	const key = "{bl}list"
+	slot := int(engine.KeySlotString(key))
+	from := s.node.route.Load().owners[slot]
+	to := shard.ID(1)
+	if from == 1 {
+		to = 2
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
+	defer rdb.Close()
+	type result struct {
+		vals []string
+		err  error
+		took time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		t0 := time.Now()
+		v, err := rdb.BLPop(ctx, 20*time.Second, key).Result()
+		done <- result{v, err, time.Since(t0)}
+	}()
+	waitBlockedClients(t, s, 1)
+	if _, err := s.node.moveSlots(ctx, []SlotRange{{Start: slot, End: slot}}, to); err != nil {
+		t.Fatal(err)
+	}
+	waitMoved(t, s, slot, to)
+	select {
+	case r := <-done:
+		if r.err == nil || !(strings.HasPrefix(r.err.Error(), "MOVED ") || strings.HasPrefix(r.err.Error(), "ASK ")) {
+			t.Fatalf("BLPOP on the moved slot: %v, %v after %s; want -MOVED or -ASK", r.vals, r.err, r.took)
+		}
+		t.Logf("BLPOP on the moved slot answered %v after %s", r.err, r.took.Round(time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("BLPOP still blocked 5 s after its slot moved to another shard")
+	}
+
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{s.Addr()}})
+	defer cc.Close()
+	go func() {
+		t0 := time.Now()
+		v, err := cc.BLPop(ctx, 20*time.Second, key).Result()
+		done <- result{v, err, time.Since(t0)}
+	}()
+	waitBlockedClients(t, s, 1)
+	if err := cc.RPush(ctx, key, "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil || len(r.vals) != 2 || r.vals[1] != "x" {
+			t.Fatalf("BLPOP on the slot's new shard: %v, %v", r.vals, r.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("BLPOP on the slot's new shard not woken by RPUSH")
+	}
+}
+
+// waitBlockedClients waits until INFO clients reports n blocked clients.
+func waitBlockedClients(t *testing.T, s *Server, n int) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer rdb.Close()
+	want := "blocked_clients:" + strconv.Itoa(n) + "\r\n"
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if info, _ := rdb.Info(context.Background(), "clients").Result(); strings.Contains(info, want) {
+			return
+		}
+	}
+	t.Fatalf("never %d blocked clients", n)
+}
