@@ -89,7 +89,6 @@ var params = []*param{
 	{name: "raft-heartbeat-timeout", def: "250", norm: intRange(10, 60000)},
 	{name: "raft-election-timeout", def: "250", norm: intRange(10, 60000)},
 	{name: "raft-snapshot-threshold", def: "16384", norm: intRange(16, math.MaxInt32)},
-	{name: "raft-log-store", def: "boltdb", norm: oneOf("boltdb", "wal")},
 	{name: "read-lease", def: "yes", norm: oneOf("yes", "no")},
 	{name: "shutdown-drain", def: "no", mutable: true, norm: normBool},
 	{name: "cluster-replace-after", def: "60000", mutable: true, norm: intRange(0, math.MaxInt32)},

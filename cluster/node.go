@@ -562,7 +562,6 @@ func (n *clusterNode) openConfigGroup(bootstrap []hraft.Server) error {
 		Bootstrap:         bootstrap,
 		Timing:            n.timing,
 		SnapshotThreshold: 1024,
-		LogStore:          n.s.cfg.Get("raft-log-store"),
 		Logger:            n.hclog("config"),
 	})
 	if err != nil {
@@ -797,7 +796,6 @@ func (n *clusterNode) openReplica(t *Topology, sh ShardInfo) error {
 		Bootstrap:         servers,
 		Timing:            n.timing,
 		SnapshotThreshold: uint64(n.s.cfg.Int("raft-snapshot-threshold")),
-		LogStore:          n.s.cfg.Get("raft-log-store"),
 		Logger:            n.hclog("shard-" + strconv.Itoa(int(sh.ID))),
 	})
 	if err != nil {

@@ -11,8 +11,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	hraft "github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	wal "github.com/hashicorp/raft-wal"
-	"github.com/hashicorp/raft-wal/metadb"
 	"go.etcd.io/bbolt"
 )
 
@@ -51,32 +49,8 @@ type GroupConfig struct {
 	SnapshotThreshold uint64
 	Logger            hclog.Logger
 	// NoSync skips fsync of the log (tests of logic only; never in a
-	// server; boltdb only).
+	// server).
 	NoSync bool
-	// LogStore names the log and stable store: LogStoreBoltDB (the
-	// default) or LogStoreWAL. A group keeps the store it was created
-	// with: opening it with the other one is refused.
-	LogStore string
-}
-
-// The log stores a group can use.
-const (
-	// LogStoreBoltDB is github.com/hashicorp/raft-boltdb/v2: a bbolt
-	// B+tree; every append is one bbolt commit, two fdatasyncs.
-	LogStoreBoltDB = "boltdb"
-	// LogStoreWAL is github.com/hashicorp/raft-wal: append-only segment
-	// files, one fsync per append; its term and vote live in a small
-	// bbolt file beside them. Consul's log store since it replaced
-	// raft-boltdb for the same reason: fewer syncs per write.
-	LogStoreWAL = "wal"
-)
-
-// logStore is what a group needs of its log store: hashicorp/raft's log
-// and stable stores, closed with the group.
-type logStore interface {
-	hraft.LogStore
-	hraft.StableStore
-	Close() error
 }
 
 // Group is one Raft group of this node: hashicorp/raft with a raft-boltdb/v2
@@ -85,7 +59,7 @@ type logStore interface {
 type Group struct {
 	ID    GroupID
 	Raft  *hraft.Raft
-	store logStore
+	store *raftboltdb.BoltStore
 	trans *hraft.NetworkTransport
 }
 
@@ -103,7 +77,18 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	if logger == nil {
 		logger = hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off})
 	}
-	store, err := openLogStore(cfg)
+	store, err := raftboltdb.New(raftboltdb.Options{
+		Path:   filepath.Join(cfg.Dir, "raft.db"),
+		NoSync: cfg.NoSync,
+		// The freelist is rebuilt on open instead of written at every
+		// commit: less to write per fsync on the log's hot path.
+		BoltOptions: &bbolt.Options{
+			Timeout:         time.Second,
+			NoFreelistSync:  true,
+			FreelistType:    bbolt.FreelistMapType,
+			InitialMmapSize: 64 << 20,
+		},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("raft log store: %w", err)
 	}
@@ -172,72 +157,6 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	}
 	g.Raft = r
 	return g, nil
-}
-
-// openLogStore opens the group's log store of the kind cfg names, in its
-// folder: raft.db for boltdb, wal/ for the WAL.
-func openLogStore(cfg GroupConfig) (logStore, error) {
-	boltPath := filepath.Join(cfg.Dir, "raft.db")
-	walDir := filepath.Join(cfg.Dir, "wal")
-	kind := cfg.LogStore
-	if kind == "" {
-		kind = LogStoreBoltDB
-	}
-	// A group's log lives in one store for good: opening the other
-	// would start an empty log beside the real one (a replica that has
-	// forgotten what it acknowledged).
-	other, otherKind := walDir, LogStoreWAL
-	if kind == LogStoreWAL {
-		other, otherKind = boltPath, LogStoreBoltDB
-	}
-	if _, err := os.Stat(other); err == nil {
-		return nil, fmt.Errorf("%s holds a %s log (%s) but raft-log-store is %s: a data dir keeps the log store it was created with", cfg.Dir, otherKind, filepath.Base(other), kind)
-	}
-	switch kind {
-	case LogStoreBoltDB:
-		return raftboltdb.New(raftboltdb.Options{
-			Path:   boltPath,
-			NoSync: cfg.NoSync,
-			// The freelist is rebuilt on open instead of written at every
-			// commit: less to write per fsync on the log's hot path.
-			BoltOptions: &bbolt.Options{
-				Timeout:         time.Second,
-				NoFreelistSync:  true,
-				FreelistType:    bbolt.FreelistMapType,
-				InitialMmapSize: 64 << 20,
-			},
-		})
-	case LogStoreWAL:
-		if err := os.MkdirAll(walDir, 0o750); err != nil {
-			return nil, err
-		}
-		// The WAL's Close leaves its meta store open (raft-wal v0.4.0),
-		// holding the bbolt file lock: a reopened group would wait on it
-		// for good. The group owns the meta store and closes it.
-		meta := &metadb.BoltMetaDB{}
-		w, err := wal.Open(walDir, wal.WithMetaStore(meta))
-		if err != nil {
-			meta.Close()
-			return nil, err
-		}
-		return walStore{w, meta}, nil
-	default:
-		return nil, fmt.Errorf("unknown log store %q (boltdb or wal)", kind)
-	}
-}
-
-// walStore is the WAL with the meta store it does not close itself.
-type walStore struct {
-	*wal.WAL
-	meta *metadb.BoltMetaDB
-}
-
-func (s walStore) Close() error {
-	err := s.WAL.Close()
-	if merr := s.meta.Close(); err == nil {
-		err = merr
-	}
-	return err
 }
 
 func (g *Group) closeStorage() {

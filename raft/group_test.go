@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,14 +74,12 @@ type testCluster struct {
 	t       *testing.T
 	nodes   []*node
 	servers []hraft.Server
-	// logStore is the groups' log store (raft.LogStoreBoltDB when "").
-	logStore string
 }
 
-func newTestCluster(t *testing.T, logStore string) *testCluster {
+func newTestCluster(t *testing.T) *testCluster {
 	ips := []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
 	lns := listenOnCommonPort(t, ips...)
-	c := &testCluster{t: t, logStore: logStore}
+	c := &testCluster{t: t}
 	base := t.TempDir()
 	for i, ln := range lns {
 		m := raft.NewMux(ln, net.ParseIP(ips[i]))
@@ -119,7 +116,6 @@ func (c *testCluster) open(n *node) {
 		FSM:               countingFSM{n.fsm, n},
 		Bootstrap:         c.servers,
 		SnapshotThreshold: 32,
-		LogStore:          c.logStore,
 		// Relaxed against the default: the whole suite runs at once under
 		// -race on two cores, and a late heartbeat must not move the
 		// leadership in the middle of the test.
@@ -250,16 +246,10 @@ func (c *testCluster) waitApplied(index uint64, ref *replica, timeout time.Durat
 // leader, applies proposals identically everywhere, elects another leader
 // when the leader goes away, and the old leader, reopened from its folder,
 // gets its state back and catches up (through a snapshot, as the others
-// compacted their logs meanwhile); with each log store.
+// compacted their logs meanwhile).
 func TestGroupReplicates(t *testing.T) {
-	for _, store := range []string{raft.LogStoreBoltDB, raft.LogStoreWAL} {
-		t.Run(store, func(t *testing.T) { testGroupReplicates(t, store) })
-	}
-}
-
-func testGroupReplicates(t *testing.T, store string) {
 	start := time.Now()
-	c := newTestCluster(t, store)
+	c := newTestCluster(t)
 	leader := c.waitLeader(10 * time.Second)
 	t.Logf("first leader %s elected after %v", leader.id, time.Since(start).Round(time.Millisecond))
 
@@ -319,11 +309,7 @@ func testGroupReplicates(t *testing.T, store string) {
 	leader = c.waitLeader(10 * time.Second)
 	last = c.propose(leader, gen, ref, 20)
 	c.waitApplied(last, ref, 10*time.Second)
-	// With boltdb the compacted entries are gone: the leader must send
-	// its snapshot. raft-wal keeps serving entries below its first index
-	// while they sit in its open segment, and the leader may send those
-	// instead; either way waitApplied checked the state.
-	if n := old.restores.Load(); n != 2 && (store == raft.LogStoreBoltDB || n != 1) {
+	if n := old.restores.Load(); n != 2 {
 		t.Errorf("the reopened node restored %d snapshots, want 2 (its own, then the leader's)", n)
 	}
 	t.Logf("%s reopened with %d keys from its snapshot, caught up in %v; %d keys at the end, total %v",
@@ -335,30 +321,5 @@ func testGroupReplicates(t *testing.T, store string) {
 	}
 	if got := old.group.Leader(); got != leader.id {
 		t.Errorf("the reopened node sees leader %q, want %s", got, leader.id)
-	}
-}
-
-// TestGroupKeepsItsLogStore: a group's folder opened with the other log
-// store is refused (it would start an empty log beside the real one), and
-// opens again with its own, state intact.
-func TestGroupKeepsItsLogStore(t *testing.T) {
-	c := newTestCluster(t, raft.LogStoreBoltDB)
-	leader := c.waitLeader(10 * time.Second)
-	gen := newLogGen(11)
-	ref := newReplica(testSeed)
-	last := c.propose(leader, gen, ref, 50)
-	c.waitApplied(last, ref, 10*time.Second)
-	n := c.nodes[0]
-	c.close(n)
-	_, err := raft.OpenGroup(raft.GroupConfig{
-		ID: testGroup, Dir: n.dir, LocalID: n.id, Mux: n.mux,
-		FSM: raft.NewFSM(shard.New(1, testSeed)), LogStore: raft.LogStoreWAL,
-	})
-	if err == nil || !strings.Contains(err.Error(), "keeps the log store it was created with") {
-		t.Fatalf("a boltdb group opened with the WAL: %v", err)
-	}
-	c.open(n)
-	if idx := n.group.Raft.LastIndex(); idx < last {
-		t.Fatalf("reopened with its own store: last index %d, want at least %d", idx, last)
 	}
 }

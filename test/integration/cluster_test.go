@@ -765,15 +765,9 @@ func TestFailoverTimes(t *testing.T) {
 }
 
 // TestRestartKeepsEveryWrite restarts one node, then the whole cluster at
-// once, and reads back every acknowledged write; with each Raft log store.
+// once, and reads back every acknowledged write.
 func TestRestartKeepsEveryWrite(t *testing.T) {
-	for _, store := range []string{"boltdb", "wal"} {
-		t.Run(store, func(t *testing.T) { testRestartKeepsEveryWrite(t, store) })
-	}
-}
-
-func testRestartKeepsEveryWrite(t *testing.T, store string) {
-	c := startCluster(t, 3, "--raft-log-store", store)
+	c := startCluster(t, 3)
 	ctx := ctxT(t, 2*time.Minute)
 	cc := clusterClient(t, c)
 	w := startWriters(cc, 4, "restart")
