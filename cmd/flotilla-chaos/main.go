@@ -84,7 +84,7 @@ func run() int {
 	flag.BoolVar(&o.keepData, "keep-data", false, "keep the nodes' data directories under -out")
 	flag.DurationVar(&o.minGap, "min-gap", 2*time.Second, "quiet time between faults, at least (after the cluster is healthy again); with the default gaps a fault takes about 10 s in all, so a 30m run injects about 180")
 	flag.DurationVar(&o.maxGap, "max-gap", 5*time.Second, "quiet time between faults, at most (-min-gap 1s -max-gap 2s: about 8 s a fault, some 230 in 30m)")
-	flag.StringVar(&o.flotillaArgs, "flotilla-args", "", "more flags for every Flotilla node, space separated (for example \"--raft-log-store wal\")")
+	flag.StringVar(&o.flotillaArgs, "flotilla-args", "", "more flags for every Flotilla node, space separated (for example \"--raft-snapshot-threshold 1024\")")
 	flag.BoolVar(&o.fsync, "redis-fsync", false, "run Redis with appendonly yes and appendfsync always (the durability Flotilla gives) instead of no persistence")
 	flag.Parse()
 	if flag.NArg() > 0 {
