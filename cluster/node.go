@@ -1024,11 +1024,13 @@ func (n *clusterNode) ledReplicas() []*shard.Replica {
 }
 
 // keyCounts sums the keys and volatile keys of the shards this node leads
-// (INFO keyspace), as a Redis Cluster master reports its own.
+// (INFO keyspace), as a Redis Cluster master reports its own; the keys of
+// slots a move has not handed over are left out as DBSIZE does
+// (hiddenSlots).
 func (n *clusterNode) keyCounts() (keys, expires int) {
 	for _, r := range n.ledReplicas() {
 		r.BeginRead()
-		keys += r.DB().Len()
+		keys += visibleLen(r)
 		expires += r.DB().VolatileLen()
 		r.EndRead()
 	}

@@ -622,12 +622,17 @@ func (c *conn) runKeyless(cmd *proto.Command, h engine.Handler, args [][]byte) {
 			return
 		}
 	}
-	if len(reps) <= 1 || (cmd.Name != "dbsize" && cmd.Name != "scan" && cmd.Name != "keys" && cmd.Name != "randomkey") {
+	looksAtKeys := cmd.Name == "dbsize" || cmd.Name == "scan" || cmd.Name == "keys" || cmd.Name == "randomkey"
+	if len(reps) <= 1 || !looksAtKeys {
 		// One shard (or a command that does not look at keys, such as
 		// OBJECT HELP): it answers as it is.
 		sh := emptyShard
 		if len(reps) > 0 {
 			sh = reps[0].Shard
+			if looksAtKeys && reps[0].FSM.HasMoves() {
+				c.keylessOne(cmd, reps[0], h, args)
+				return
+			}
 		}
 		c.acquire(sh, false)
 		ctx := &c.ctx
@@ -643,7 +648,7 @@ func (c *conn) runKeyless(cmd *proto.Command, h engine.Handler, args [][]byte) {
 		var n int64
 		for _, rep := range reps {
 			rep.BeginRead()
-			n += int64(rep.DB().Len())
+			n += int64(visibleLen(rep))
 			rep.EndRead()
 		}
 		c.w.WriteInt(n)
@@ -666,6 +671,7 @@ func (c *conn) mergeKeyless(cmd *proto.Command, reps []*shard.Replica, h engine.
 		ctx.Reset(args, c.clock.UnixMilli(), 0)
 		rep.BeginRead()
 		h(ctx)
+		hidden := hiddenSlots(rep)
 		rep.EndRead()
 		b := rec.Bytes()
 		if raft.IsErrorReply(b) {
@@ -674,6 +680,7 @@ func (c *conn) mergeKeyless(cmd *proto.Command, reps []*shard.Replica, h engine.
 		}
 		col := &collectWriter{}
 		raft.Replay(b, col)
+		col.items = dropHidden(col.items, hidden)
 		if col.array {
 			isArray = true
 			items = append(items, col.items...)
@@ -721,6 +728,7 @@ func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte
 	ctx.Reset(own, c.clock.UnixMilli(), 0)
 	reps[i].BeginRead()
 	h(ctx)
+	hidden := hiddenSlots(reps[i])
 	reps[i].EndRead()
 	col := &collectWriter{}
 	raft.Replay(rec.Bytes(), col)
@@ -728,6 +736,7 @@ func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte
 		raft.Replay(rec.Bytes(), c.w)
 		return
 	}
+	col.items = append(col.items[:1], dropHidden(col.items[1:], hidden)...)
 	next, _ := strconv.ParseUint(string(col.items[0]), 10, 64)
 	var out uint64
 	switch {
@@ -742,6 +751,109 @@ func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte
 	for _, it := range col.items[1:] {
 		c.w.WriteBulk(it)
 	}
+}
+
+// hiddenSlots returns the slots of rep whose keys it does not count as
+// its own: a slot importing in a live move (the copy is not live until the
+// handover) or exported (the target serves it; the copy here is dropped
+// once the move is committed). DBSIZE, KEYS, SCAN and RANDOMKEY leave them
+// out, so that a key counts once in the cluster while it moves, as with
+// Redis Cluster's MIGRATE. Call under rep's read lock; nil when none.
+func hiddenSlots(rep *shard.Replica) map[engine.Slot]bool {
+	var out map[engine.Slot]bool
+	for s, st := range rep.FSM.SlotStates() {
+		if (st == raft.SlotImporting || st == raft.SlotExported) && rep.DB().SlotLen(s) > 0 {
+			if out == nil {
+				out = map[engine.Slot]bool{}
+			}
+			out[s] = true
+		}
+	}
+	return out
+}
+
+// visibleLen is rep's DBSIZE: its keys less those of its hidden slots.
+// Call under rep's read lock.
+func visibleLen(rep *shard.Replica) int {
+	n := rep.DB().Len()
+	for s := range hiddenSlots(rep) {
+		n -= rep.DB().SlotLen(s)
+	}
+	return n
+}
+
+// dropHidden removes from keys those of the hidden slots.
+func dropHidden(keys [][]byte, hidden map[engine.Slot]bool) [][]byte {
+	if len(hidden) == 0 {
+		return keys
+	}
+	out := keys[:0]
+	for _, k := range keys {
+		if !hidden[engine.KeySlot(k)] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// keylessOne answers DBSIZE, KEYS, SCAN or RANDOMKEY from the one shard
+// this node leads when that shard has slots in moves: as the engine does,
+// less the keys of its hidden slots (with the engine's own cursors).
+func (c *conn) keylessOne(cmd *proto.Command, rep *shard.Replica, h engine.Handler, args [][]byte) {
+	rep.BeginRead()
+	defer rep.EndRead()
+	hidden := hiddenSlots(rep)
+	if cmd.Name == "dbsize" {
+		c.w.WriteInt(int64(visibleLen(rep)))
+		return
+	}
+	// RANDOMKEY may pick a hidden key: it asks again a few times, then
+	// answers that there is none.
+	tries := 1
+	if cmd.Name == "randomkey" && len(hidden) > 0 {
+		tries = 16
+	}
+	for try := 0; try < tries; try++ {
+		rec := raft.NewRecorder(c.w.Proto())
+		ctx := &engine.Ctx{DB: rep.DB(), W: rec}
+		ctx.Reset(args, c.clock.UnixMilli(), uint64(try))
+		h(ctx)
+		b := rec.Bytes()
+		col := &collectWriter{}
+		raft.Replay(b, col)
+		if raft.IsErrorReply(b) || len(hidden) == 0 {
+			raft.Replay(b, c.w)
+			return
+		}
+		switch cmd.Name {
+		case "scan":
+			if len(col.items) < 1 {
+				raft.Replay(b, c.w)
+				return
+			}
+			keys := dropHidden(col.items[1:], hidden)
+			c.w.WriteArray(2)
+			c.w.WriteBulk(col.items[0])
+			c.w.WriteArray(len(keys))
+			for _, k := range keys {
+				c.w.WriteBulk(k)
+			}
+			return
+		case "keys":
+			keys := dropHidden(col.items, hidden)
+			c.w.WriteArray(len(keys))
+			for _, k := range keys {
+				c.w.WriteBulk(k)
+			}
+			return
+		default: // randomkey
+			if len(col.items) == 0 || !hidden[engine.KeySlot(col.items[0])] {
+				raft.Replay(b, c.w)
+				return
+			}
+		}
+	}
+	c.w.WriteNull()
 }
 
 // collectWriter gathers the bulk strings of a reply (flattening one

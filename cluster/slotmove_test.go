@@ -438,3 +438,92 @@ func waitBlockedClients(t *testing.T, s *Server, n int) {
 	}
 	t.Fatalf("never %d blocked clients", n)
 }
+
+// TestImportingCopiesCountOnce: while a move copies a slot's keys into the
+// target shard (importing, not served there yet), DBSIZE, KEYS, SCAN and
+// RANDOMKEY count each key once: the source's, as Redis Cluster would
+// (its MIGRATE moves a key, it does not copy it).
+func TestImportingCopiesCountOnce(t *testing.T) {
+	s := startClusterNode(t, "cluster-shards", "2")
+	ctx := context.Background()
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{s.Addr()}})
+	defer rdb.Close()
+	const tag = "{imp}"
+	slot := engine.KeySlotString(tag)
+	rt := s.node.route.Load()
+	to := shard.ID(1)
+	if rt.owners[slot] == 1 {
+		to = 2
+	}
+	var keys []string
+	for i := range 20 {
+		k := fmt.Sprintf("%s%d", tag, i)
+		keys = append(keys, k)
+		if err := rdb.Set(ctx, k, i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 30 {
+		if err := rdb.Set(ctx, fmt.Sprintf("other%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The target's copies, as the mover writes them.
+	target := rt.local[to]
+	const session = 77
+	if _, err := target.Propose(raft.MigrateEntry(raft.MigrateImportBegin, session, []engine.Slot{slot})); err != nil {
+		t.Fatal(err)
+	}
+	var cmds [][][]byte
+	for _, k := range keys {
+		payload, err := rdb.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, [][]byte{[]byte("RESTORE"), []byte(k), []byte("0"), []byte(payload), []byte("REPLACE"), []byte("ABSTTL")})
+	}
+	if _, err := target.Propose(raft.MigrateDataEntry(session, cmds)); err != nil {
+		t.Fatal(err)
+	}
+	target.BeginRead()
+	copies := target.DB().SlotLen(slot)
+	target.EndRead()
+	if copies != len(keys) {
+		t.Fatalf("the target holds %d copies, want %d", copies, len(keys))
+	}
+
+	node := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer node.Close()
+	if n, err := node.DBSize(ctx).Result(); err != nil || n != 50 {
+		t.Fatalf("DBSIZE = %d, %v; want 50", n, err)
+	}
+	if info, _ := node.Info(ctx, "keyspace").Result(); !strings.Contains(info, "db0:keys=50,") {
+		t.Fatalf("INFO keyspace: %q; want keys=50", info)
+	}
+	all, err := node.Keys(ctx, "*").Result()
+	if err != nil || len(all) != 50 {
+		t.Fatalf("KEYS * = %d keys, %v; want 50", len(all), err)
+	}
+	seen := map[string]int{}
+	var cursor uint64
+	for {
+		page, next, err := node.Scan(ctx, cursor, "*", 7).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range page {
+			seen[k]++
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if len(seen) != 50 {
+		t.Fatalf("SCAN saw %d keys, want 50", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Fatalf("SCAN returned %s %d times", k, n)
+		}
+	}
+}

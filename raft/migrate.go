@@ -125,6 +125,9 @@ func (f *FSM) Exported(s engine.Slot) bool {
 	return st != nil && st.exported > 0 && st.m[s].state == SlotExported
 }
 
+// HasMoves reports whether some slot is not SlotNormal (one atomic load).
+func (f *FSM) HasMoves() bool { return f.slots.Load() != nil }
+
 // SlotStates returns the slots that are not SlotNormal.
 func (f *FSM) SlotStates() map[engine.Slot]SlotState {
 	out := map[engine.Slot]SlotState{}
