@@ -83,6 +83,10 @@ func TestLatencyMatchesRedis(t *testing.T) {
 		if s == `"\nI have a few advices for you:\n\n"` {
 			s = `"Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n"`
 		}
+		// How many spikes over what period depends on the machine too: a
+		// loaded one stalls an ordinary command past the threshold now and
+		// then (seen in full runs of this package: 2 spikes against 1).
+		s = regexp.MustCompile(`\d+ latency spikes \(average (\d+ms), mean deviation (\d+ms), period \d+\.\d\d sec\)`).ReplaceAllString(s, "N latency spikes (average $1, mean deviation $2, period N sec)")
 		return regexp.MustCompile(`\d+ms`).ReplaceAllString(s, "Nms")
 	}
 	sameReplies(t, f, r, [][]string{

@@ -67,7 +67,6 @@ type membership struct {
 	// Owned by runMembership.
 	deadSince     map[string]time.Time
 	warned        map[string]bool
-	lastRebalance string
 	lastPeerCheck time.Time
 }
 
@@ -450,14 +449,11 @@ func (n *clusterNode) control(g *raft.Group, t *Topology) {
 			for _, sh := range cur.Shards {
 				settled = settled && in.settled[sh.ID] && len(sh.Bootstrap) == 0
 			}
-			if key := rebalanceKey(cur); settled && key != n.mship.lastRebalance {
+			if settled && rebalanceKey(cur) != cur.RebalancedFor {
 				if queued, err := n.rebalance(ctx); err != nil {
 					n.log.Warn("membership: rebalance", "err", err)
-				} else {
-					n.mship.lastRebalance = key
-					if queued > 0 {
-						n.log.Info("membership: rebalance queued slot moves", "moves", queued)
-					}
+				} else if queued > 0 {
+					n.log.Info("membership: rebalance queued slot moves", "moves", queued)
 				}
 			}
 		}

@@ -587,6 +587,9 @@ func (n *clusterNode) moveSlots(ctx context.Context, ranges []SlotRange, to shar
 			}
 			t.Moves = append(t.Moves, SlotMove{ID: t.LastMoveID, Slots: rangesOf(slots), From: from, To: to})
 		}
+		// The operator lays the slots out now: the controller leaves
+		// this layout alone until nodes or shards change.
+		t.RebalancedFor = rebalanceKey(t)
 		return nil
 	})
 	return first, err
@@ -682,9 +685,11 @@ func (n *clusterNode) rebalance(ctx context.Context) (int, error) {
 				queued++
 			}
 		}
-		if queued == 0 {
+		key := rebalanceKey(t)
+		if queued == 0 && t.RebalancedFor == key {
 			return errNoChange
 		}
+		t.RebalancedFor = key
 		return nil
 	})
 	return queued, err

@@ -168,7 +168,7 @@ func TestSlotMoveUnderLoad(t *testing.T) {
 	left := src.DB().SlotLen(engine.Slot(slot))
 	src.EndRead()
 	if left != 0 {
-		t.Fatalf("the source shard kept %d keys of the moved slot", left)
+		t.Fatalf("the source shard kept %d keys of the moved slot; moves %+v", left, s.node.moveStatus())
 	}
 	if len(done) == 0 {
 		t.Fatal("no move reported done")
@@ -525,5 +525,71 @@ func TestImportingCopiesCountOnce(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("SCAN returned %s %d times", k, n)
 		}
+	}
+}
+
+// TestExplicitMoveNotUndone: the controller rebalances slots on its own
+// only when nodes or shards change; an operator's explicit move (which
+// leaves the shards uneven) stays as it is, also after the node restarts
+// and takes over as controller again. Before the layout was recorded in
+// the configuration (Topology.RebalancedFor), each new controller
+// rebalanced once and moved such slots back.
+func TestExplicitMoveNotUndone(t *testing.T) {
+	directives := append(clusterNodeDirectives(t), "cluster-shards", "2")
+	var args []string
+	for i := 0; i+1 < len(directives); i += 2 {
+		args = append(args, "--"+directives[i], directives[i+1])
+	}
+	cfg, err := Load(append([]string{"--bind", "127.0.0.1"}, args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(cfg, nil)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			s.Close()
+		}
+	}()
+	waitClusterOK(t, s)
+	// The controller's first pass records the layout it found.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if topo := s.node.cfgFSM.current(); topo != nil && topo.RebalancedFor != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the controller never recorded a balanced layout")
+		}
+	}
+	const slot = 100
+	to := 3 - s.node.route.Load().owners[slot]
+	if _, err := s.node.moveSlots(context.Background(), []SlotRange{{Start: slot, End: slot}}, to); err != nil {
+		t.Fatal(err)
+	}
+	waitMoved(t, s, slot, to)
+	count := func(s *Server) int {
+		n := 0
+		for _, id := range s.node.route.Load().owners {
+			if id == to {
+				n++
+			}
+		}
+		return n
+	}
+	want := count(s)
+	s.Close()
+	closed = true
+
+	s = startServer(t, directives...)
+	waitClusterOK(t, s)
+	time.Sleep(3 * time.Second) // several passes of the controller
+	topo := s.node.route.Load().topo
+	owner := s.node.route.Load().owners[slot]
+	if got := count(s); got != want || len(topo.Moves) > 0 || owner != to {
+		t.Fatalf("after the restart shard %d has %d slots (want %d), slot %d is on shard %d, moves %+v",
+			to, got, want, slot, owner, topo.Moves)
 	}
 }

@@ -56,6 +56,12 @@ type Topology struct {
 	Moves []SlotMove `json:"moves,omitempty"`
 	// LastMoveID numbers moves.
 	LastMoveID uint64 `json:"last_move_id,omitempty"`
+	// RebalancedFor names the nodes and shards (rebalanceKey) the slot
+	// map was last laid out for, by the controller's rebalance or by an
+	// operator's explicit move: the controller rebalances on its own only
+	// once they change, and never undoes an operator's layout meanwhile
+	// (not even when it restarts or another node takes over as controller).
+	RebalancedFor string `json:"rebalanced_for,omitempty"`
 	// Draining are the nodes being removed: placement moves their
 	// replicas and votes elsewhere, then they leave (membership.go).
 	Draining []string `json:"draining,omitempty"`
