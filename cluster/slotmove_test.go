@@ -253,26 +253,7 @@ func TestExecRefusedByMoveAnswersTryAgain(t *testing.T) {
 // shards dropped long before, and reads of moved slots answered nil.
 func TestRestartKeepsNewerTopology(t *testing.T) {
 	directives := append(clusterNodeDirectives(t), "cluster-shards", "2")
-	// The first run is closed here (Server.Close is not idempotent), the
-	// second by the cleanup of startServer.
-	var args []string
-	for i := 0; i+1 < len(directives); i += 2 {
-		args = append(args, "--"+directives[i], directives[i+1])
-	}
-	cfg, err := Load(append([]string{"--bind", "127.0.0.1"}, args...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewServer(cfg, nil)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	defer func() {
-		if !closed {
-			s.Close()
-		}
-	}()
+	s, closeFirst := startClosableNode(t, directives)
 	waitClusterOK(t, s)
 	move := func(slot int) {
 		t.Helper()
@@ -293,8 +274,7 @@ func TestRestartKeepsNewerTopology(t *testing.T) {
 	if want <= snap {
 		t.Fatalf("epoch %d after the snapshot at %d", want, snap)
 	}
-	s.Close()
-	closed = true
+	closeFirst()
 
 	s = startServer(t, directives...)
 	var lowest uint64 = want
@@ -536,24 +516,7 @@ func TestImportingCopiesCountOnce(t *testing.T) {
 // rebalanced once and moved such slots back.
 func TestExplicitMoveNotUndone(t *testing.T) {
 	directives := append(clusterNodeDirectives(t), "cluster-shards", "2")
-	var args []string
-	for i := 0; i+1 < len(directives); i += 2 {
-		args = append(args, "--"+directives[i], directives[i+1])
-	}
-	cfg, err := Load(append([]string{"--bind", "127.0.0.1"}, args...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewServer(cfg, nil)
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	defer func() {
-		if !closed {
-			s.Close()
-		}
-	}()
+	s, closeFirst := startClosableNode(t, directives)
 	waitClusterOK(t, s)
 	// The controller's first pass records the layout it found.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -580,8 +543,7 @@ func TestExplicitMoveNotUndone(t *testing.T) {
 		return n
 	}
 	want := count(s)
-	s.Close()
-	closed = true
+	closeFirst()
 
 	s = startServer(t, directives...)
 	waitClusterOK(t, s)
@@ -592,4 +554,27 @@ func TestExplicitMoveNotUndone(t *testing.T) {
 		t.Fatalf("after the restart shard %d has %d slots (want %d), slot %d is on shard %d, moves %+v",
 			to, got, want, slot, owner, topo.Moves)
 	}
+}
+
+// startClosableNode starts a node of directives that the test closes itself,
+// to start another on the same data dir: Server.Close is not idempotent, so
+// the close returned runs once, at the latest at the test's cleanup.
+func startClosableNode(t *testing.T, directives []string) (*Server, func()) {
+	t.Helper()
+	var args []string
+	for i := 0; i+1 < len(directives); i += 2 {
+		args = append(args, "--"+directives[i], directives[i+1])
+	}
+	cfg, err := Load(append([]string{"--bind", "127.0.0.1"}, args...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(cfg, nil)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	closeFn := func() { once.Do(func() { s.Close() }) }
+	t.Cleanup(closeFn)
+	return s, closeFn
 }
