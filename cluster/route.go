@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"time"
@@ -424,7 +425,10 @@ func (c *conn) runReplicated(cmd *proto.Command, h engine.Handler, args [][]byte
 	ctx.DB = rep.DB()
 	ctx.W = c.w
 	ctx.NoBlock = false
-	ctx.Reset(args, c.clock.UnixMilli(), 0)
+	// A read is not replicated: a fresh seed, so that SRANDMEMBER,
+	// HRANDFIELD, ZRANDMEMBER and RANDOMKEY answer at random as in Redis
+	// (with a fixed seed they gave the same answer every time).
+	ctx.Reset(args, c.clock.UnixMilli(), rand.Uint64())
 	h(ctx)
 	if leased && !rep.LeaseHolds() {
 		if msg := c.confirmRound(rep, r.slot); msg != "" {
@@ -639,7 +643,7 @@ func (c *conn) runKeyless(cmd *proto.Command, h engine.Handler, args [][]byte) {
 		ctx.DB = sh.DB()
 		ctx.W = c.w
 		ctx.NoBlock = false
-		ctx.Reset(args, c.clock.UnixMilli(), 0)
+		ctx.Reset(args, c.clock.UnixMilli(), rand.Uint64())
 		h(ctx)
 		return
 	}
@@ -668,7 +672,7 @@ func (c *conn) mergeKeyless(cmd *proto.Command, reps []*shard.Replica, h engine.
 	for _, rep := range reps {
 		rec := raft.NewRecorder(c.w.Proto())
 		ctx := &engine.Ctx{DB: rep.DB(), W: rec}
-		ctx.Reset(args, c.clock.UnixMilli(), 0)
+		ctx.Reset(args, c.clock.UnixMilli(), rand.Uint64())
 		rep.BeginRead()
 		h(ctx)
 		hidden := hiddenSlots(rep)
@@ -709,7 +713,7 @@ func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte
 	if err != nil {
 		// Not a cursor of ours: the engine words the error.
 		ctx := &engine.Ctx{DB: reps[0].DB(), W: c.w}
-		ctx.Reset(args, c.clock.UnixMilli(), 0)
+		ctx.Reset(args, c.clock.UnixMilli(), rand.Uint64())
 		reps[0].BeginRead()
 		h(ctx)
 		reps[0].EndRead()
@@ -725,7 +729,7 @@ func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte
 	own := append([][]byte{args[0], []byte(strconv.FormatUint(inner, 10))}, args[2:]...)
 	rec := raft.NewRecorder(c.w.Proto())
 	ctx := &engine.Ctx{DB: reps[i].DB(), W: rec}
-	ctx.Reset(own, c.clock.UnixMilli(), 0)
+	ctx.Reset(own, c.clock.UnixMilli(), rand.Uint64())
 	reps[i].BeginRead()
 	h(ctx)
 	hidden := hiddenSlots(reps[i])
@@ -816,7 +820,7 @@ func (c *conn) keylessOne(cmd *proto.Command, rep *shard.Replica, h engine.Handl
 	for try := 0; try < tries; try++ {
 		rec := raft.NewRecorder(c.w.Proto())
 		ctx := &engine.Ctx{DB: rep.DB(), W: rec}
-		ctx.Reset(args, c.clock.UnixMilli(), uint64(try))
+		ctx.Reset(args, c.clock.UnixMilli(), rand.Uint64())
 		h(ctx)
 		b := rec.Bytes()
 		col := &collectWriter{}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -138,4 +139,42 @@ func waitClusterOK(t testing.TB, s *Server) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("the cluster did not become ready")
+}
+
+// TestRandomReadsAreRandom: on a cluster node, where reads of a shard run
+// outside its log, SRANDMEMBER, HRANDFIELD, ZRANDMEMBER and RANDOMKEY pick
+// at random as in Redis (with the fixed seed of a replicated command they
+// answered the same member every time).
+func TestRandomReadsAreRandom(t *testing.T) {
+	s := startClusterNode(t)
+	r := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer r.Close()
+	ctx := context.Background()
+	var members []any
+	for i := range 16 {
+		members = append(members, fmt.Sprintf("m%d", i))
+	}
+	if err := r.SAdd(ctx, "{r}s", members...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 16 {
+		r.HSet(ctx, "{r}h", fmt.Sprintf("f%d", i), i)
+		r.ZAdd(ctx, "{r}z", redis.Z{Score: float64(i), Member: fmt.Sprintf("z%d", i)})
+		r.Set(ctx, fmt.Sprintf("k%d", i), i, 0)
+	}
+	for name, read := range map[string]func() string{
+		"SRANDMEMBER": func() string { return r.SRandMember(ctx, "{r}s").Val() },
+		"HRANDFIELD":  func() string { return strings.Join(r.HRandField(ctx, "{r}h", 1).Val(), "") },
+		"ZRANDMEMBER": func() string { return strings.Join(r.ZRandMember(ctx, "{r}z", 1).Val(), "") },
+		"RANDOMKEY":   func() string { return r.RandomKey(ctx).Val() },
+	} {
+		seen := map[string]bool{}
+		for range 40 {
+			seen[read()] = true
+		}
+		// 40 draws of 16 or more: a single answer means no randomness.
+		if len(seen) < 4 {
+			t.Errorf("%s gave %d distinct answers in 40 calls: %v", name, len(seen), seen)
+		}
+	}
 }
