@@ -1,9 +1,12 @@
 package cluster
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -89,4 +92,53 @@ func TestConfigRewrite(t *testing.T) {
 	if err != nil || cfg2.Get("timeout") != "7" {
 		t.Errorf("rewritten file does not load back: %v", err)
 	}
+}
+
+// TestMaxmemoryWarnsNotEnforced: maxmemory is accepted but not enforced
+// yet; the server says so in its log at start and when CONFIG SET changes
+// it, so that no operator takes the limit for one that holds.
+func TestMaxmemoryWarnsNotEnforced(t *testing.T) {
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	cfg, err := Load([]string{"--maxmemory", "100mb", "--cluster-enabled", "no"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	NewServer(cfg, log)
+	if !strings.Contains(buf.String(), "maxmemory is not enforced yet") {
+		t.Fatalf("no warning at start with maxmemory 100mb; log: %s", buf.String())
+	}
+	quiet, err := Load([]string{"--cluster-enabled", "no"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf2 syncBuffer
+	NewServer(quiet, slog.New(slog.NewTextHandler(&buf2, nil)))
+	if strings.Contains(buf2.String(), "maxmemory") {
+		t.Fatalf("a warning without maxmemory: %s", buf2.String())
+	}
+	if err := quiet.Set([][2]string{{"maxmemory", "1gb"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf2.String(), "maxmemory is not enforced yet") {
+		t.Fatalf("no warning after CONFIG SET maxmemory 1gb; log: %s", buf2.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,6 +142,13 @@ func (s *Server) applyConfig(names []string) {
 	}
 	s.slowlog.configure(s.cfg.Int("slowlog-log-slower-than"), int(s.cfg.Int("slowlog-max-len")))
 	s.latency.configure(s.cfg.Int("latency-monitor-threshold"))
+	// The directive is accepted (configuration files and clients set it)
+	// but nothing enforces it yet: say so where operators look, rather
+	// than let a limit seem to hold.
+	if s.cfg.Int("maxmemory") > 0 && (names == nil || slices.Contains(names, "maxmemory") || slices.Contains(names, "maxmemory-policy")) {
+		s.log.Warn("maxmemory is not enforced yet: no write is refused with -OOM and no key is evicted",
+			"maxmemory", s.cfg.Get("maxmemory"), "maxmemory-policy", s.cfg.Get("maxmemory-policy"))
+	}
 }
 
 // bindAddrs turns the bind directive into listen addresses. A leading "-"
