@@ -94,6 +94,20 @@ type FaultRecord struct {
 	window   time.Duration // end of the recovery window
 }
 
+// leadersText is NewLeaders for people: the seconds, "never" when the
+// affected shards' leaders did not move off the nodes the fault hit (a
+// slot move, which changes no leader, shows that too), "-" when not
+// measured.
+func (f *FaultRecord) leadersText() string {
+	switch {
+	case f.NewLeaders > 0:
+		return fmt.Sprintf("%.2fs", f.NewLeaders)
+	case f.NewLeaders < 0:
+		return "never"
+	}
+	return "-"
+}
+
 // ShardOutage is one shard's longest time without an acknowledged write
 // after a fault.
 type ShardOutage struct {
@@ -204,14 +218,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		if f.Error != "" {
 			rec, what = "-", "error: "+f.Error
 		}
-		leaders := "-"
-		switch {
-		case f.NewLeaders > 0:
-			leaders = fmt.Sprintf("%.2fs", f.NewLeaders)
-		case f.NewLeaders < 0:
-			leaders = "never"
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%.1fs\t%s\t%s\t%s\t%s\n", f.N, f.Name, f.Start, f.End-f.Start, rec, leaders, shortSlots(f.Affected), what)
+		fmt.Fprintf(tw, "%d\t%s\t%.1fs\t%.1fs\t%s\t%s\t%s\t%s\n", f.N, f.Name, f.Start, f.End-f.Start, rec, f.leadersText(), shortSlots(f.Affected), what)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)

@@ -346,8 +346,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			f.Outages = append(f.Outages, ShardOutage{Slots: f.affected[j], Seconds: s})
 			f.Recovery = max(f.Recovery, s)
 			if d > SlowRecovery {
-				rep.Slow = append(rep.Slow, fmt.Sprintf("#%d %s: slots %s took no write for %.1fs (new leaders after %.2fs; window ends %s)",
-					f.N, f.Name, slotsText([][][2]int{f.affected[j]}), s, f.NewLeaders, windowEnd(i, len(rep.Faults))))
+				rep.Slow = append(rep.Slow, fmt.Sprintf("#%d %s: slots %s took no write for %.1fs (new leaders: %s; window ends %s)",
+					f.N, f.Name, slotsText([][][2]int{f.affected[j]}), s, f.leadersText(), windowEnd(i, len(rep.Faults))))
 			}
 		}
 		recs = append(recs, f.Recovery)
