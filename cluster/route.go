@@ -627,16 +627,14 @@ func (c *conn) runKeyless(cmd *proto.Command, h engine.Handler, args [][]byte) {
 		}
 	}
 	looksAtKeys := cmd.Name == "dbsize" || cmd.Name == "scan" || cmd.Name == "keys" || cmd.Name == "randomkey"
-	if len(reps) <= 1 || !looksAtKeys {
+	// Several shards' answers are merged below; so is one shard's when it
+	// has slots in moves, whose keys the merge leaves out (hiddenSlots).
+	if !looksAtKeys || len(reps) == 0 || len(reps) == 1 && !reps[0].FSM.HasMoves() {
 		// One shard (or a command that does not look at keys, such as
 		// OBJECT HELP): it answers as it is.
 		sh := emptyShard
 		if len(reps) > 0 {
 			sh = reps[0].Shard
-			if looksAtKeys && reps[0].FSM.HasMoves() {
-				c.keylessOne(cmd, reps[0], h, args)
-				return
-			}
 		}
 		c.acquire(sh, false)
 		ctx := &c.ctx
@@ -670,21 +668,31 @@ func (c *conn) mergeKeyless(cmd *proto.Command, reps []*shard.Replica, h engine.
 	var items [][]byte
 	isArray := false
 	for _, rep := range reps {
-		rec := raft.NewRecorder(c.w.Proto())
-		ctx := &engine.Ctx{DB: rep.DB(), W: rec}
-		ctx.Reset(args, c.clock.UnixMilli(), rand.Uint64())
-		rep.BeginRead()
-		h(ctx)
-		hidden := hiddenSlots(rep)
-		rep.EndRead()
-		b := rec.Bytes()
-		if raft.IsErrorReply(b) {
-			raft.Replay(b, c.w)
-			return
+		var col *collectWriter
+		// RANDOMKEY may pick a key of a hidden slot: it asks again a few
+		// times before taking the shard for one without a key.
+		for try := 0; ; try++ {
+			rec := raft.NewRecorder(c.w.Proto())
+			ctx := &engine.Ctx{DB: rep.DB(), W: rec}
+			ctx.Reset(args, c.clock.UnixMilli(), rand.Uint64())
+			rep.BeginRead()
+			h(ctx)
+			hidden := hiddenSlots(rep)
+			rep.EndRead()
+			b := rec.Bytes()
+			if raft.IsErrorReply(b) {
+				raft.Replay(b, c.w)
+				return
+			}
+			col = &collectWriter{}
+			raft.Replay(b, col)
+			kept := dropHidden(col.items, hidden)
+			if cmd.Name == "randomkey" && len(kept) < len(col.items) && try < 15 {
+				continue
+			}
+			col.items = kept
+			break
 		}
-		col := &collectWriter{}
-		raft.Replay(b, col)
-		col.items = dropHidden(col.items, hidden)
 		if col.array {
 			isArray = true
 			items = append(items, col.items...)
@@ -706,8 +714,8 @@ func (c *conn) mergeKeyless(cmd *proto.Command, reps []*shard.Replica, h engine.
 	c.w.WriteBulk(items[0])
 }
 
-// scanShards runs SCAN over the led shards one after the other; the
-// cursor carries the shard's position in its low byte.
+// scanShards runs SCAN over the led shards one after the other; with
+// more than one, the cursor carries the shard's position in its low byte.
 func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte) {
 	cursor, err := strconv.ParseUint(string(args[1]), 10, 64)
 	if err != nil {
@@ -720,6 +728,10 @@ func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte
 		return
 	}
 	i, inner := int(cursor&0xff), cursor>>8
+	if len(reps) == 1 {
+		// One shard: the engine's own cursor, as when it answers alone.
+		i, inner = 0, cursor
+	}
 	if i >= len(reps) {
 		c.w.WriteArray(2)
 		c.w.WriteBulkString("0")
@@ -744,6 +756,8 @@ func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte
 	next, _ := strconv.ParseUint(string(col.items[0]), 10, 64)
 	var out uint64
 	switch {
+	case len(reps) == 1:
+		out = next
 	case next != 0:
 		out = next<<8 | uint64(i)
 	case i+1 < len(reps):
@@ -798,66 +812,6 @@ func dropHidden(keys [][]byte, hidden map[engine.Slot]bool) [][]byte {
 		}
 	}
 	return out
-}
-
-// keylessOne answers DBSIZE, KEYS, SCAN or RANDOMKEY from the one shard
-// this node leads when that shard has slots in moves: as the engine does,
-// less the keys of its hidden slots (with the engine's own cursors).
-func (c *conn) keylessOne(cmd *proto.Command, rep *shard.Replica, h engine.Handler, args [][]byte) {
-	rep.BeginRead()
-	defer rep.EndRead()
-	hidden := hiddenSlots(rep)
-	if cmd.Name == "dbsize" {
-		c.w.WriteInt(int64(visibleLen(rep)))
-		return
-	}
-	// RANDOMKEY may pick a hidden key: it asks again a few times, then
-	// answers that there is none.
-	tries := 1
-	if cmd.Name == "randomkey" && len(hidden) > 0 {
-		tries = 16
-	}
-	for try := 0; try < tries; try++ {
-		rec := raft.NewRecorder(c.w.Proto())
-		ctx := &engine.Ctx{DB: rep.DB(), W: rec}
-		ctx.Reset(args, c.clock.UnixMilli(), rand.Uint64())
-		h(ctx)
-		b := rec.Bytes()
-		col := &collectWriter{}
-		raft.Replay(b, col)
-		if raft.IsErrorReply(b) || len(hidden) == 0 {
-			raft.Replay(b, c.w)
-			return
-		}
-		switch cmd.Name {
-		case "scan":
-			if len(col.items) < 1 {
-				raft.Replay(b, c.w)
-				return
-			}
-			keys := dropHidden(col.items[1:], hidden)
-			c.w.WriteArray(2)
-			c.w.WriteBulk(col.items[0])
-			c.w.WriteArray(len(keys))
-			for _, k := range keys {
-				c.w.WriteBulk(k)
-			}
-			return
-		case "keys":
-			keys := dropHidden(col.items, hidden)
-			c.w.WriteArray(len(keys))
-			for _, k := range keys {
-				c.w.WriteBulk(k)
-			}
-			return
-		default: // randomkey
-			if len(col.items) == 0 || !hidden[engine.KeySlot(col.items[0])] {
-				raft.Replay(b, c.w)
-				return
-			}
-		}
-	}
-	c.w.WriteNull()
 }
 
 // collectWriter gathers the bulk strings of a reply (flattening one

@@ -351,11 +351,7 @@ func TestBlockedClientFollowsSlotMove(t *testing.T) {
 	ctx := context.Background()
 	const key = "{bl}list"
 	slot := int(engine.KeySlotString(key))
-	from := s.node.route.Load().owners[slot]
-	to := shard.ID(1)
-	if from == 1 {
-		to = 2
-	}
+	to := 3 - s.node.route.Load().owners[slot]
 	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
 	defer rdb.Close()
 	type result struct {
@@ -431,10 +427,7 @@ func TestImportingCopiesCountOnce(t *testing.T) {
 	const tag = "{imp}"
 	slot := engine.KeySlotString(tag)
 	rt := s.node.route.Load()
-	to := shard.ID(1)
-	if rt.owners[slot] == 1 {
-		to = 2
-	}
+	to := 3 - rt.owners[slot]
 	var keys []string
 	for i := range 20 {
 		k := fmt.Sprintf("%s%d", tag, i)
