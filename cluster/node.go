@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -903,9 +904,17 @@ func (n *clusterNode) balanceLeaders() {
 		if t, ok := n.balanceFailed[id]; ok && time.Since(t) < balanceRetryAfter {
 			continue
 		}
-		// The transfer itself waits for the replica to match the log.
+		// The transfer waits for the replica to match the log, holding
+		// the shard's writes meanwhile: hand over only to a replica that
+		// is open and caught up. A node killed and restarted before
+		// gossip noticed is alive to gossip all along, and may still be
+		// opening its replicas (the transfer then timed out, and the
+		// shard stayed off that node for balanceRetryAfter).
 		node := rt.topo.Node(pref)
-		if err := n.mux.Reachable(node.Raft, 300*time.Millisecond); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		info, err := n.groupInfoAt(ctx, node.Raft, id)
+		cancel()
+		if err != nil || info.Last+catchUpSlack < r.Group.Raft.LastIndex() {
 			continue
 		}
 		n.log.Info("transferring leadership to the preferred replica", "shard", id, "to", pref)

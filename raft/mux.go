@@ -113,23 +113,6 @@ func (m *Mux) route(c net.Conn) {
 	}
 }
 
-// Reachable reports whether a TCP connection to the Raft port at address,
-// from this node's own address, is set up within timeout: a cheap check
-// that a peer is reachable both ways now (gossip may still hold alive a
-// peer that a one-way partition cuts off). The connection is closed at
-// once; the peer's mux drops it without a header.
-func (m *Mux) Reachable(address string, timeout time.Duration) error {
-	d := net.Dialer{Timeout: timeout}
-	if m.source != nil {
-		d.LocalAddr = &net.TCPAddr{IP: m.source}
-	}
-	c, err := d.Dial("tcp", address)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
 // Layer returns the stream layer of group id (one per group).
 func (m *Mux) Layer(id GroupID) (*Layer, error) {
 	m.mu.Lock()

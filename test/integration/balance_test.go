@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -210,4 +211,76 @@ func logSince(path string, at int64) string {
 		return ""
 	}
 	return string(b[at:])
+}
+
+// TestQuickRestartGetsLeadershipBack: a node killed and started again
+// before gossip noticed it gone (as a supervisor restarts a crashed
+// process) gets its shard's leadership back. Before the fix the other
+// nodes counted it alive since long before the crash, handed it the
+// leadership while its replicas were still opening, the transfer timed
+// out, and rebalancing left the shard off it for balanceRetryAfter (30 s).
+func TestQuickRestartGetsLeadershipBack(t *testing.T) {
+	c := startCluster(t, 3)
+	ctx := ctxT(t, 3*time.Minute)
+	cc := clusterClient(t, c)
+	w := startWriters(cc, 4, "quickrestart")
+	defer w.halt()
+	for round := 0; round < 4; round++ {
+		waitMastersSpread(t, ctx, cc, 3)
+		leader, err := slotLeader(ctx, cc, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim := slices.Index(c.Addrs(), leader)
+		if victim < 0 {
+			t.Fatalf("leader %s of slot 0 is not a node", leader)
+		}
+		if err := c.Kill(victim); err != nil {
+			t.Fatal(err)
+		}
+		// The node comes back just after another replica took over (as
+		// when a supervisor restarts it): the new leader's first
+		// rebalancing finds it up, its replicas still opening.
+		survivor := redis.NewClient(&redis.Options{Addr: c.Addr((victim + 1) % c.Len()), MaxRetries: -1})
+		defer survivor.Close()
+		for {
+			l, err := slotMaster(ctx, survivor, 0)
+			if err == nil && l != leader {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("round %d: no other leader for slot 0 after the kill", round+1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err := c.Restart(victim); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for {
+			l, err := slotMaster(ctx, survivor, 0)
+			if err == nil && l == leader {
+				t.Logf("round %d: node%d leads slot 0 again %v after its restart", round+1, victim+1, time.Since(start).Round(time.Millisecond))
+				break
+			}
+			if time.Since(start) > 15*time.Second {
+				t.Fatalf("round %d: node%d, restarted, did not get slot 0's leadership back in 15 s (leader %s, err %v)", round+1, victim+1, l, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// slotMaster is the master of slot in CLUSTER SLOTS as node n answers it.
+func slotMaster(ctx context.Context, n *redis.Client, slot int) (string, error) {
+	slots, err := n.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, s := range slots {
+		if slot >= s.Start && slot <= s.End && len(s.Nodes) > 0 {
+			return s.Nodes[0].Addr, nil
+		}
+	}
+	return "", nil
 }
