@@ -6,7 +6,11 @@
 //	flotilla-bench -flotilla ./bin/flotilla [-rounds 3] [-keys 1000000]
 //
 // It prints a table of requests/s, p50 and p99 for each server and the ratio
-// Flotilla/Redis, and checks the floors of the single-node issue.
+// Flotilla/Redis, and checks the floors of the single-node issue. A third
+// server runs in the same rotation (unless -reference=false): the bare
+// tidwall/redcon reference of reference.go, whose ratio to Redis is about
+// what a Go server of Flotilla's shape reaches on the machine, so the table
+// also shows Flotilla's own cost (Flotilla/redcon).
 //
 // With -cluster it prints the cluster table instead (cluster.go): a 3-node
 // Flotilla cluster against a Redis Cluster of 3 masters and 3 replicas, with
@@ -42,6 +46,8 @@ var (
 	requests    = flag.Int("n", 200000, "requests per test at -P 1 (x8 at -P 16); with -cluster 100000 (x4 at -P 16)")
 	keys        = flag.Int("keys", 1000000, "keys loaded for the memory comparison (0 skips it)")
 	check       = flag.Bool("check", true, "exit non-zero when a floor is missed")
+	reference   = flag.Bool("reference", true, "also run the bare redcon reference server (reference.go) in the single-node table")
+	serveRef    = flag.String("serve-reference", "", "serve the bare redcon reference server on this address and nothing else (used by the table)")
 )
 
 type server struct {
@@ -58,7 +64,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if *clusterMode {
+	if *serveRef != "" {
+		err = serveReference(*serveRef)
+	} else if *clusterMode {
 		err = runCluster(ctx)
 	} else {
 		err = run(ctx)
@@ -147,6 +155,20 @@ func run(ctx context.Context) error {
 	defer flot.stop()
 
 	servers := []*server{redis, flot}
+	if *reference {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		ref, err := start("redcon", self, func(port int, dir string) []string {
+			return []string{"-serve-reference", fmt.Sprintf("127.0.0.1:%d", port)}
+		})
+		if err != nil {
+			return err
+		}
+		defer ref.stop()
+		servers = append(servers, ref)
+	}
 	type key struct {
 		server, test string
 		pipeline     int
@@ -159,10 +181,8 @@ func run(ctx context.Context) error {
 			if p > 1 {
 				n *= 8
 			}
-			order := servers
-			if round%2 == 1 {
-				order = []*server{flot, redis}
-			}
+			// Each round starts with another server.
+			order := append(slices.Clone(servers[round%len(servers):]), servers[:round%len(servers)]...)
 			for _, s := range order {
 				fmt.Fprintf(os.Stderr, "round %d/%d: %s -P %d\n", round+1, *rounds, s.name, p)
 				res, err := bench(ctx, s, p, n)
@@ -178,8 +198,12 @@ func run(ctx context.Context) error {
 	floors := map[string]float64{"GET": 0.9, "SET": 0.8}
 	failed := false
 	fmt.Printf("\nredis-benchmark -c %d, median of %d alternating rounds (requests/s; latency ms)\n\n", *clients, *rounds)
-	fmt.Printf("| test | -P | Redis rps | Flotilla rps | ratio | floor | Redis p50 | Flotilla p50 | Redis p99 | Flotilla p99 |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|\n")
+	refCols, refSep := "", ""
+	if *reference {
+		refCols, refSep = " redcon rps | redcon/Redis | Flotilla/redcon |", "---|---|---|"
+	}
+	fmt.Printf("| test | -P | Redis rps | Flotilla rps | ratio | floor | Redis p50 | Flotilla p50 | Redis p99 | Flotilla p99 |%s\n", refCols)
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|%s\n", refSep)
 	for _, p := range []int{1, 16} {
 		for _, t := range testNames {
 			name := t
@@ -208,16 +232,21 @@ func run(ctx context.Context) error {
 				mark = " (below)"
 				failed = true
 			}
-			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f%s | %.1f | %.3f | %.3f | %.3f | %.3f |\n", t, p, rr, fr, ratio, mark, floor,
+			refCells := ""
+			if *reference {
+				cr := agg("redcon", func(r result) float64 { return r.rps })
+				refCells = fmt.Sprintf(" %.0f | %.2f | %.2f |", cr, cr/rr, fr/cr)
+			}
+			fmt.Printf("| %s | %d | %.0f | %.0f | %.2f%s | %.1f | %.3f | %.3f | %.3f | %.3f |%s\n", t, p, rr, fr, ratio, mark, floor,
 				agg("redis", func(r result) float64 { return r.p50 }), agg("flotilla", func(r result) float64 { return r.p50 }),
-				agg("redis", func(r result) float64 { return r.p99 }), agg("flotilla", func(r result) float64 { return r.p99 }))
+				agg("redis", func(r result) float64 { return r.p99 }), agg("flotilla", func(r result) float64 { return r.p99 }), refCells)
 		}
 	}
 	if *keys > 0 {
 		fmt.Printf("\nMemory after loading %d keys (SET key:<12 digits> xxx, pipelined), after FLUSHALL:\n\n", *keys)
 		fmt.Printf("| server | RSS MiB | used_memory MiB |\n|---|---|---|\n")
 		var rss [2]float64
-		for i, s := range servers {
+		for i, s := range servers[:2] {
 			if err := flushAndLoad(s, *keys); err != nil {
 				return err
 			}
