@@ -30,6 +30,10 @@ type referenceStore struct {
 
 func serveReference(addr string) error {
 	runtime.GOMAXPROCS(1)
+	return newReferenceServer(addr).ListenAndServe()
+}
+
+func newReferenceServer(addr string) *redcon.Server {
 	st := &referenceStore{
 		strings: map[string][]byte{},
 		lists:   map[string][][]byte{},
@@ -37,7 +41,7 @@ func serveReference(addr string) error {
 		hashes:  map[string]map[string][]byte{},
 		zsets:   map[string]map[string]float64{},
 	}
-	return redcon.ListenAndServe(addr, st.handle, nil, nil)
+	return redcon.NewServer(addr, st.handle, nil, nil)
 }
 
 // referenceArity is the exact arity of the fixed-arity commands.
