@@ -658,8 +658,39 @@ func (c *conn) runKeyless(cmd *proto.Command, h engine.Handler, args [][]byte) {
 		c.scanShards(reps, h, args)
 	default:
 		// KEYS and RANDOMKEY: merge what each shard answers.
+		if cmd.Name == "randomkey" {
+			reps = weightedFirst(reps)
+		}
 		c.mergeKeyless(cmd, reps, h, args)
 	}
+}
+
+// weightedFirst returns reps with one moved to the front, picked with a
+// chance proportional to its keys (those its node shows: visibleLen), so
+// that RANDOMKEY over several shards picks any key about as often as any
+// other, as Redis's over its one keyspace. The others follow, in order,
+// for when the picked shard gives no key (all expired, or hidden).
+func weightedFirst(reps []*shard.Replica) []*shard.Replica {
+	weights := make([]int, len(reps))
+	total := 0
+	for i, rep := range reps {
+		rep.BeginRead()
+		weights[i] = visibleLen(rep)
+		rep.EndRead()
+		total += weights[i]
+	}
+	if total == 0 {
+		return reps
+	}
+	r := rand.IntN(total)
+	for i, w := range weights {
+		if r < w {
+			out := append([]*shard.Replica{reps[i]}, reps[:i]...)
+			return append(out, reps[i+1:]...)
+		}
+		r -= w
+	}
+	return reps
 }
 
 // mergeKeyless runs a read on every shard and merges the replies: arrays
@@ -698,6 +729,9 @@ func (c *conn) mergeKeyless(cmd *proto.Command, reps []*shard.Replica, h engine.
 			items = append(items, col.items...)
 		} else if len(col.items) > 0 && items == nil {
 			items = col.items
+			if cmd.Name == "randomkey" {
+				break // the first key found is the answer
+			}
 		}
 	}
 	if isArray || cmd.Name == "keys" {

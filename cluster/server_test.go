@@ -11,6 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/flotilla-db/flotilla/engine"
+	"github.com/flotilla-db/flotilla/shard"
 	"github.com/flotilla-db/flotilla/test/localcluster"
 )
 
@@ -177,4 +179,49 @@ func TestRandomReadsAreRandom(t *testing.T) {
 			t.Errorf("%s gave %d distinct answers in 40 calls: %v", name, len(seen), seen)
 		}
 	}
+}
+
+// TestRandomKeyOverShards: on a node leading two shards, RANDOMKEY picks
+// the keys of both about as often as their share of the keys. It used to
+// ask the shards in order and take the first key: always the first
+// shard's while that one had any.
+func TestRandomKeyOverShards(t *testing.T) {
+	s := startClusterNode(t, "cluster-shards", "2")
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{s.Addr()}})
+	defer cc.Close()
+	ctx := context.Background()
+	rt := s.node.route.Load()
+	const keys = 200
+	for i := range keys {
+		if err := cc.Set(ctx, fmt.Sprintf("rk%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shardOf := func(key string) shard.ID { return rt.owners[engine.KeySlotString(key)] }
+	var want [3]int
+	for i := range keys {
+		want[shardOf(fmt.Sprintf("rk%d", i))]++
+	}
+	r := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	defer r.Close()
+	var got [3]int
+	const draws = 400
+	for range draws {
+		k, err := r.RandomKey(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[shardOf(k)]++
+	}
+	// Each shard holds about half the keys; with 400 draws a share under
+	// a quarter is far outside chance (binomial, sd 10 draws).
+	for id := shard.ID(1); id <= 2; id++ {
+		if want[id] == 0 {
+			t.Fatalf("shard %d holds none of the keys", id)
+		}
+		if expect := draws * want[id] / keys; got[id] < expect/2 {
+			t.Errorf("shard %d (%d of %d keys) answered %d of %d RANDOMKEY calls, expected about %d", id, want[id], keys, got[id], draws, expect)
+		}
+	}
+	t.Logf("RANDOMKEY per shard: %d and %d of %d (keys %d and %d)", got[1], got[2], draws, want[1], want[2])
 }
