@@ -904,17 +904,20 @@ func (n *clusterNode) balanceLeaders() {
 		if t, ok := n.balanceFailed[id]; ok && time.Since(t) < balanceRetryAfter {
 			continue
 		}
-		// The transfer waits for the replica to match the log, holding
-		// the shard's writes meanwhile: hand over only to a replica that
-		// is open and caught up. A node killed and restarted before
-		// gossip noticed is alive to gossip all along, and may still be
-		// opening its replicas (the transfer then timed out, and the
-		// shard stayed off that node for balanceRetryAfter).
+		// The transfer holds the shard's writes until the replica takes
+		// over or it times out: hand over only to a replica that answers
+		// over its Raft port (a one-way partition can leave it alive to
+		// gossip) and has its replica of the shard open. A node killed
+		// and restarted before gossip noticed is alive to gossip all
+		// along, and may still be opening its replicas (the transfer then
+		// timed out, and the shard stayed off that node for
+		// balanceRetryAfter). The transfer itself brings a lagging
+		// replica up to date first.
 		node := rt.topo.Node(pref)
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		info, err := n.groupInfoAt(ctx, node.Raft, id)
+		_, err := n.groupInfoAt(ctx, node.Raft, id)
 		cancel()
-		if err != nil || info.Last+catchUpSlack < r.Group.Raft.LastIndex() {
+		if err != nil {
 			continue
 		}
 		n.log.Info("transferring leadership to the preferred replica", "shard", id, "to", pref)
