@@ -812,6 +812,9 @@ func (c *conn) scanShards(reps []*shard.Replica, h engine.Handler, args [][]byte
 // out, so that a key counts once in the cluster while it moves, as with
 // Redis Cluster's MIGRATE. Call under rep's read lock; nil when none.
 func hiddenSlots(rep *shard.Replica) map[engine.Slot]bool {
+	if !rep.FSM.HasMoves() {
+		return nil // the common case: no map built for DBSIZE and INFO
+	}
 	var out map[engine.Slot]bool
 	for s, st := range rep.FSM.SlotStates() {
 		if (st == raft.SlotImporting || st == raft.SlotExported) && rep.DB().SlotLen(s) > 0 {

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -269,18 +268,4 @@ func TestQuickRestartGetsLeadershipBack(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-}
-
-// slotMaster is the master of slot in CLUSTER SLOTS as node n answers it.
-func slotMaster(ctx context.Context, n *redis.Client, slot int) (string, error) {
-	slots, err := n.ClusterSlots(ctx).Result()
-	if err != nil {
-		return "", err
-	}
-	for _, s := range slots {
-		if slot >= s.Start && slot <= s.End && len(s.Nodes) > 0 {
-			return s.Nodes[0].Addr, nil
-		}
-	}
-	return "", nil
 }

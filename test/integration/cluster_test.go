@@ -95,19 +95,31 @@ func slotLeader(ctx context.Context, cc *redis.ClusterClient, slot int) (string,
 	var lastErr error
 	for _, addr := range cc.Options().Addrs {
 		n := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-		slots, err := n.ClusterSlots(ctx).Result()
+		master, err := slotMaster(ctx, n, slot)
 		n.Close()
 		if err != nil {
 			lastErr = err
 			continue
 		}
-		for _, s := range slots {
-			if slot >= s.Start && slot <= s.End && len(s.Nodes) > 0 {
-				return s.Nodes[0].Addr, nil
-			}
+		if master != "" {
+			return master, nil
 		}
 	}
 	return "", lastErr
+}
+
+// slotMaster is the master of slot in CLUSTER SLOTS as node n answers it.
+func slotMaster(ctx context.Context, n *redis.Client, slot int) (string, error) {
+	slots, err := n.ClusterSlots(ctx).Result()
+	if err != nil {
+		return "", err
+	}
+	for _, s := range slots {
+		if slot >= s.Start && slot <= s.End && len(s.Nodes) > 0 {
+			return s.Nodes[0].Addr, nil
+		}
+	}
+	return "", nil
 }
 
 // keyInSlotOf returns a key whose slot is owned by the node at addr.
